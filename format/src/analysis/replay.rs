@@ -1,0 +1,292 @@
+//! Replays allocation events in order: keeps the live set (blocks by address, `mmap` ranges
+//! with partial unmaps), the heap size, and per-location totals, and captures the allocations
+//! live at the high-water mark lazily (a location's at-peak value is only copied when the
+//! location changes after a new peak), so finding the peak costs one pass and no snapshots.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use super::definitions::Definitions;
+use crate::chunk::Chunk;
+use crate::records::{AllocatorType, Event, Header, Trailer};
+
+/// What allocations are grouped by: one allocation site on one thread through one allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocKey {
+    pub thread: u32,
+    pub allocator: AllocatorType,
+    pub stack: u32,
+    pub native_stack: u32,
+}
+
+/// Per-location figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocStats {
+    /// Everything ever allocated here.
+    pub total_bytes: u64,
+    pub total_count: u64,
+    /// Still live at the end of the capture (leaked).
+    pub live_bytes: u64,
+    pub live_count: u64,
+    /// Live at the high-water mark.
+    pub peak_bytes: u64,
+    pub peak_count: u64,
+    gen: u32,
+}
+
+/// Memory use at the moment of a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    pub time_ms: u64,
+    pub rss: u64,
+    pub heap: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayOptions {
+    /// Count allocations by exact size (for histograms).
+    pub size_counts: bool,
+}
+
+pub struct Replay {
+    opts: ReplayOptions,
+    keys: FxHashMap<LocKey, u32>,
+    locs: Vec<(LocKey, LocStats)>,
+    blocks: FxHashMap<u64, (u64, u32)>,
+    /// mmap'ed ranges: start -> (length, location index).
+    ranges: BTreeMap<u64, (u64, u32)>,
+    heap: u64,
+    peak: u64,
+    peak_gen: u32,
+    peak_event: u64,
+    n_events: u64,
+    n_allocations: u64,
+    n_deallocations: u64,
+    bytes_allocated: u64,
+    sizes: FxHashMap<u64, u64>,
+    snapshots: Vec<Snapshot>,
+    threads: Vec<u32>,
+}
+
+/// The results every report starts from.
+pub struct Analysis {
+    pub header: Header,
+    /// None when the capture was cut short.
+    pub trailer: Option<Trailer>,
+    pub defs: Definitions,
+    pub locations: Vec<(LocKey, LocStats)>,
+    pub peak_memory: u64,
+    /// Index of the allocation event that reached the peak (0 when nothing was allocated).
+    pub peak_event: u64,
+    pub n_events: u64,
+    pub n_allocations: u64,
+    pub n_deallocations: u64,
+    pub bytes_allocated: u64,
+    pub leaked_bytes: u64,
+    /// Number of allocations of each exact size (empty unless asked for).
+    pub size_counts: FxHashMap<u64, u64>,
+    pub snapshots: Vec<Snapshot>,
+    /// Thread ids in order of first appearance.
+    pub threads: Vec<u32>,
+}
+
+impl Replay {
+    pub fn new(opts: ReplayOptions) -> Self {
+        Replay {
+            opts,
+            keys: FxHashMap::default(),
+            locs: Vec::new(),
+            blocks: FxHashMap::default(),
+            ranges: BTreeMap::new(),
+            heap: 0,
+            peak: 0,
+            peak_gen: 0,
+            peak_event: 0,
+            n_events: 0,
+            n_allocations: 0,
+            n_deallocations: 0,
+            bytes_allocated: 0,
+            sizes: FxHashMap::default(),
+            snapshots: Vec::new(),
+            threads: Vec::new(),
+        }
+    }
+
+    pub fn feed(&mut self, chunk: &Chunk) {
+        let mut samples = chunk.samples.iter().peekable();
+        for (i, e) in chunk.events.iter().enumerate() {
+            while let Some((_, s)) = samples.next_if(|(pos, _)| *pos as usize <= i) {
+                self.snapshots.push(Snapshot {
+                    time_ms: s.time_ms,
+                    rss: s.rss,
+                    heap: self.heap,
+                });
+            }
+            self.event(e);
+        }
+        for (_, s) in samples {
+            self.snapshots.push(Snapshot {
+                time_ms: s.time_ms,
+                rss: s.rss,
+                heap: self.heap,
+            });
+        }
+    }
+
+    /// Brings a location's at-peak figures up to date before it changes.
+    #[inline]
+    fn touch(&mut self, idx: u32) -> &mut LocStats {
+        let peak_gen = self.peak_gen;
+        let s = &mut self.locs[idx as usize].1;
+        if s.gen != peak_gen {
+            s.peak_bytes = s.live_bytes;
+            s.peak_count = s.live_count;
+            s.gen = peak_gen;
+        }
+        s
+    }
+
+    fn loc_index(&mut self, e: &Event) -> u32 {
+        let key = LocKey {
+            thread: e.thread,
+            allocator: e.allocator,
+            stack: e.stack,
+            native_stack: e.native_stack,
+        };
+        if let Some(&i) = self.keys.get(&key) {
+            return i;
+        }
+        let i = self.locs.len() as u32;
+        self.locs.push((
+            key,
+            LocStats {
+                gen: self.peak_gen,
+                ..Default::default()
+            },
+        ));
+        self.keys.insert(key, i);
+        if !self.threads.contains(&e.thread) {
+            self.threads.push(e.thread);
+        }
+        i
+    }
+
+    fn release(&mut self, idx: u32, bytes: u64, count: u64) {
+        let s = self.touch(idx);
+        s.live_bytes -= bytes;
+        s.live_count -= count;
+        self.heap -= bytes;
+    }
+
+    #[inline]
+    fn event(&mut self, e: &Event) {
+        self.n_events += 1;
+        match e.allocator {
+            AllocatorType::Free | AllocatorType::PymallocFree => {
+                self.n_deallocations += 1;
+                if let Some((size, idx)) = self.blocks.remove(&e.address) {
+                    self.release(idx, size, 1);
+                }
+            }
+            AllocatorType::Munmap => {
+                self.n_deallocations += 1;
+                self.unmap(e.address, e.size);
+            }
+            _ => {
+                self.n_allocations += 1;
+                self.bytes_allocated += e.size;
+                if self.opts.size_counts {
+                    *self.sizes.entry(e.size).or_default() += 1;
+                }
+                let idx = self.loc_index(e);
+                if e.allocator == AllocatorType::Mmap {
+                    // A new mapping replaces whatever it overlaps (MAP_FIXED).
+                    self.unmap(e.address, e.size);
+                    self.ranges.insert(e.address, (e.size, idx));
+                } else if let Some((size, old)) = self.blocks.insert(e.address, (e.size, idx)) {
+                    // A block reused without a free we saw: the old one is gone.
+                    self.release(old, size, 1);
+                }
+                let s = self.touch(idx);
+                s.total_bytes += e.size;
+                s.total_count += 1;
+                s.live_bytes += e.size;
+                s.live_count += 1;
+                self.heap += e.size;
+                if self.heap > self.peak {
+                    self.peak = self.heap;
+                    self.peak_gen += 1;
+                    self.peak_event = self.n_events - 1;
+                }
+            }
+        }
+    }
+
+    /// Removes `[addr, addr+len)` from the mapped ranges, splitting ranges it cuts through.
+    fn unmap(&mut self, addr: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let end = addr.saturating_add(len);
+        let mut hit: Vec<(u64, u64, u32)> = Vec::new();
+        if let Some((&s, &(l, i))) = self.ranges.range(..addr).next_back() {
+            if s + l > addr {
+                hit.push((s, l, i));
+            }
+        }
+        for (&s, &(l, i)) in self.ranges.range(addr..end) {
+            hit.push((s, l, i));
+        }
+        for (s, l, idx) in hit {
+            self.ranges.remove(&s);
+            let r_end = s + l;
+            let cut_start = s.max(addr);
+            let cut_end = r_end.min(end);
+            let removed = cut_end - cut_start;
+            let mut pieces = 0u64;
+            if s < cut_start {
+                self.ranges.insert(s, (cut_start - s, idx));
+                pieces += 1;
+            }
+            if cut_end < r_end {
+                self.ranges.insert(cut_end, (r_end - cut_end, idx));
+                pieces += 1;
+            }
+            // The mapping counts as one allocation while any piece of it remains; a split
+            // leaves one allocation per piece.
+            let s_stats = self.touch(idx);
+            s_stats.live_count = s_stats.live_count + pieces - 1;
+            s_stats.live_bytes -= removed;
+            self.heap -= removed;
+        }
+    }
+
+    pub fn finish(
+        mut self,
+        defs: Definitions,
+        header: Header,
+        trailer: Option<Trailer>,
+    ) -> Analysis {
+        for i in 0..self.locs.len() as u32 {
+            self.touch(i);
+        }
+        let leaked_bytes = self.heap;
+        Analysis {
+            header,
+            trailer,
+            defs,
+            locations: self.locs,
+            peak_memory: self.peak,
+            peak_event: self.peak_event,
+            n_events: self.n_events,
+            n_allocations: self.n_allocations,
+            n_deallocations: self.n_deallocations,
+            bytes_allocated: self.bytes_allocated,
+            leaked_bytes,
+            size_counts: self.sizes,
+            snapshots: self.snapshots,
+            threads: self.threads,
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! One chunk: the fixed chunk header, and the encoder/decoder of the records inside its payload.
+//! Delta state (previous address, stack, code, ip, thread) starts from zero in every chunk, so
+//! each chunk decodes on its own.
+
+use crate::error::FormatError;
+use crate::records::*;
+use crate::varint::{put_bytes, put_u64, zigzag, Cursor};
+
+pub const CHUNK_MAGIC: [u8; 4] = *b"MRC1";
+pub const CHUNK_HEADER_LEN: usize = 36;
+pub const FLAG_LZ4: u8 = 1;
+/// Upper bound on a chunk's decoded payload; anything larger is corrupt.
+pub const MAX_CHUNK_RAW_LEN: u32 = 64 << 20;
+
+pub const TAG_EVENT_NATIVE: u8 = 0x40;
+pub const TAG_THREAD: u8 = 0x20;
+pub const TAG_THREAD_NAME: u8 = 0x21;
+pub const TAG_CODE: u8 = 0x22;
+pub const TAG_NODE: u8 = 0x23;
+pub const TAG_MEMORY: u8 = 0x24;
+pub const TAG_NATIVE_NODE: u8 = 0x25;
+pub const TAG_IMAGE: u8 = 0x26;
+pub const TAG_IMAGES_RESET: u8 = 0x27;
+
+/// The 36-byte header in front of every chunk's stored payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkHeader {
+    pub flags: u8,
+    pub stored_len: u32,
+    pub raw_len: u32,
+    pub n_events: u32,
+    /// Number of code definitions written before this chunk (first id defined here).
+    pub code_base: u32,
+    /// Number of stack nodes defined before this chunk (ids defined here start at base + 1).
+    pub node_base: u32,
+    pub native_base: u32,
+    pub crc32: u32,
+}
+
+impl ChunkHeader {
+    pub fn encode(&self) -> [u8; CHUNK_HEADER_LEN] {
+        let mut out = [0u8; CHUNK_HEADER_LEN];
+        out[0..4].copy_from_slice(&CHUNK_MAGIC);
+        out[4] = self.flags;
+        let words = [
+            self.stored_len,
+            self.raw_len,
+            self.n_events,
+            self.code_base,
+            self.node_base,
+            self.native_base,
+            self.crc32,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            out[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn decode(b: &[u8], offset: u64) -> Result<Self, FormatError> {
+        let b = b
+            .get(..CHUNK_HEADER_LEN)
+            .ok_or(FormatError::Truncated { offset })?;
+        if b[0..4] != CHUNK_MAGIC {
+            return Err(FormatError::corrupt(offset, "bad chunk magic"));
+        }
+        if b[5..8] != [0, 0, 0] || b[4] & !FLAG_LZ4 != 0 {
+            return Err(FormatError::corrupt(offset, "unknown chunk flags"));
+        }
+        let w = |i: usize| u32::from_le_bytes(b[8 + 4 * i..12 + 4 * i].try_into().unwrap());
+        let h = ChunkHeader {
+            flags: b[4],
+            stored_len: w(0),
+            raw_len: w(1),
+            n_events: w(2),
+            code_base: w(3),
+            node_base: w(4),
+            native_base: w(5),
+            crc32: w(6),
+        };
+        if h.raw_len > MAX_CHUNK_RAW_LEN || h.stored_len > MAX_CHUNK_RAW_LEN + 1024 {
+            return Err(FormatError::corrupt(offset, "chunk length out of range"));
+        }
+        if h.flags & FLAG_LZ4 == 0 && h.stored_len != h.raw_len {
+            return Err(FormatError::corrupt(offset, "chunk lengths disagree"));
+        }
+        Ok(h)
+    }
+}
+
+/// Encodes records into one chunk's payload, keeping the per-chunk delta state.
+#[derive(Default)]
+pub struct ChunkEncoder {
+    pub buf: Vec<u8>,
+    pub n_events: u32,
+    thread: Option<u32>,
+    prev_address: u64,
+    prev_stack: u32,
+    prev_native: u32,
+    prev_code: u32,
+    prev_ip: u64,
+}
+
+impl ChunkEncoder {
+    pub fn with_capacity(cap: usize) -> Self {
+        ChunkEncoder {
+            buf: Vec::with_capacity(cap),
+            ..Default::default()
+        }
+    }
+
+    /// Forgets the delta state and the payload, ready for the next chunk.
+    pub fn reset(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        *self = ChunkEncoder {
+            buf,
+            ..Default::default()
+        };
+        self.buf.clear();
+    }
+
+    #[inline]
+    fn switch_thread(&mut self, thread: u32) {
+        if self.thread != Some(thread) {
+            self.buf.push(TAG_THREAD);
+            put_u64(&mut self.buf, u64::from(thread));
+            self.thread = Some(thread);
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        self.switch_thread(e.thread);
+        let native = !e.allocator.is_deallocator() && e.native_stack != 0;
+        self.buf
+            .push(e.allocator as u8 | if native { TAG_EVENT_NATIVE } else { 0 });
+        put_u64(
+            &mut self.buf,
+            zigzag(e.address.wrapping_sub(self.prev_address) as i64),
+        );
+        self.prev_address = e.address;
+        match e.allocator {
+            AllocatorType::Free | AllocatorType::PymallocFree => {}
+            AllocatorType::Munmap => put_u64(&mut self.buf, e.size),
+            _ => {
+                put_u64(&mut self.buf, e.size);
+                put_u64(
+                    &mut self.buf,
+                    zigzag(i64::from(e.stack) - i64::from(self.prev_stack)),
+                );
+                self.prev_stack = e.stack;
+                if native {
+                    put_u64(
+                        &mut self.buf,
+                        zigzag(i64::from(e.native_stack) - i64::from(self.prev_native)),
+                    );
+                    self.prev_native = e.native_stack;
+                }
+            }
+        }
+        self.n_events += 1;
+    }
+
+    pub fn thread_name(&mut self, t: &ThreadName) {
+        self.buf.push(TAG_THREAD_NAME);
+        put_u64(&mut self.buf, u64::from(t.thread));
+        put_bytes(&mut self.buf, t.name.as_bytes());
+    }
+
+    pub fn code(&mut self, c: &CodeDef) {
+        self.buf.push(TAG_CODE);
+        put_bytes(&mut self.buf, c.function.as_bytes());
+        put_bytes(&mut self.buf, c.filename.as_bytes());
+        put_u64(&mut self.buf, u64::from(c.first_line));
+    }
+
+    /// `id` is the id the node receives (the writer's running count).
+    pub fn node(&mut self, id: u32, n: &StackNode) {
+        self.buf.push(TAG_NODE);
+        put_u64(&mut self.buf, u64::from(id - n.parent));
+        put_u64(
+            &mut self.buf,
+            zigzag(i64::from(n.code) - i64::from(self.prev_code)),
+        );
+        self.prev_code = n.code;
+        put_u64(&mut self.buf, u64::from(n.line));
+    }
+
+    pub fn native_node(&mut self, id: u32, n: &NativeNode) {
+        self.buf.push(TAG_NATIVE_NODE);
+        put_u64(&mut self.buf, u64::from(id - n.parent));
+        put_u64(
+            &mut self.buf,
+            zigzag(n.ip.wrapping_sub(self.prev_ip) as i64),
+        );
+        self.prev_ip = n.ip;
+    }
+
+    pub fn memory(&mut self, m: &MemorySample) {
+        self.buf.push(TAG_MEMORY);
+        put_u64(&mut self.buf, m.time_ms);
+        put_u64(&mut self.buf, m.rss);
+    }
+
+    pub fn image(&mut self, img: &ImageMap) {
+        self.buf.push(TAG_IMAGE);
+        put_bytes(&mut self.buf, img.path.as_bytes());
+        put_u64(&mut self.buf, img.load_address);
+        put_u64(&mut self.buf, img.segments.len() as u64);
+        for &(vaddr, size) in &img.segments {
+            put_u64(&mut self.buf, vaddr);
+            put_u64(&mut self.buf, size);
+        }
+    }
+
+    pub fn images_reset(&mut self) {
+        self.buf.push(TAG_IMAGES_RESET);
+    }
+}
+
+/// Everything one chunk holds, decoded. Definitions carry their global ids implicitly:
+/// `codes[i]` has id `code_base + i`, `nodes[i]` has id `node_base + 1 + i`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Chunk {
+    pub code_base: u32,
+    pub node_base: u32,
+    pub native_base: u32,
+    pub events: Vec<Event>,
+    pub codes: Vec<CodeDef>,
+    pub nodes: Vec<StackNode>,
+    pub native_nodes: Vec<NativeNode>,
+    /// Samples with the index (in `events`) of the first event after them.
+    pub samples: Vec<(u32, MemorySample)>,
+    pub thread_names: Vec<ThreadName>,
+    /// Image-map updates, with `None` meaning "forget all images recorded so far".
+    pub images: Vec<Option<ImageMap>>,
+}
+
+/// Decodes a chunk payload (already decompressed). `offset` is for error messages.
+pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Chunk, FormatError> {
+    let bad = |what: &str| FormatError::corrupt(offset, what);
+    let mut c = Cursor::new(payload);
+    let mut chunk = Chunk {
+        code_base: h.code_base,
+        node_base: h.node_base,
+        native_base: h.native_base,
+        events: Vec::with_capacity(h.n_events.min(payload.len() as u32) as usize),
+        ..Default::default()
+    };
+    let mut thread: Option<u32> = None;
+    let (mut prev_address, mut prev_stack, mut prev_native, mut prev_code, mut prev_ip) =
+        (0u64, 0u32, 0u32, 0u32, 0u64);
+    let trunc = || FormatError::corrupt(offset, "record runs past the end of its chunk");
+    while !c.is_empty() {
+        let tag = c.u8().ok_or_else(trunc)?;
+        match tag {
+            TAG_THREAD => thread = Some(c.u32().ok_or_else(trunc)?),
+            TAG_THREAD_NAME => {
+                let thread = c.u32().ok_or_else(trunc)?;
+                let name = c.string().ok_or_else(trunc)?;
+                chunk.thread_names.push(ThreadName { thread, name });
+            }
+            TAG_CODE => {
+                let function = c.string().ok_or_else(trunc)?;
+                let filename = c.string().ok_or_else(trunc)?;
+                let first_line = c.u32().ok_or_else(trunc)?;
+                chunk.codes.push(CodeDef {
+                    function,
+                    filename,
+                    first_line,
+                });
+            }
+            TAG_NODE => {
+                let id = h.node_base as u64 + 1 + chunk.nodes.len() as u64;
+                let back = c.u64().ok_or_else(trunc)?;
+                let parent = id
+                    .checked_sub(back)
+                    .filter(|_| back >= 1)
+                    .ok_or_else(|| bad("stack node refers to a later parent"))?;
+                let code = i64::from(prev_code) + c.i64().ok_or_else(trunc)?;
+                let code = u32::try_from(code).map_err(|_| bad("code id out of range"))?;
+                prev_code = code;
+                let line = c.u32().ok_or_else(trunc)?;
+                chunk.nodes.push(StackNode {
+                    parent: parent as u32,
+                    code,
+                    line,
+                });
+            }
+            TAG_NATIVE_NODE => {
+                let id = h.native_base as u64 + 1 + chunk.native_nodes.len() as u64;
+                let back = c.u64().ok_or_else(trunc)?;
+                let parent = id
+                    .checked_sub(back)
+                    .filter(|_| back >= 1)
+                    .ok_or_else(|| bad("native node refers to a later parent"))?;
+                let ip = prev_ip.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
+                prev_ip = ip;
+                chunk.native_nodes.push(NativeNode {
+                    parent: parent as u32,
+                    ip,
+                });
+            }
+            TAG_MEMORY => {
+                let time_ms = c.u64().ok_or_else(trunc)?;
+                let rss = c.u64().ok_or_else(trunc)?;
+                chunk
+                    .samples
+                    .push((chunk.events.len() as u32, MemorySample { time_ms, rss }));
+            }
+            TAG_IMAGE => {
+                let path = c.string().ok_or_else(trunc)?;
+                let load_address = c.u64().ok_or_else(trunc)?;
+                let n = c.u64().ok_or_else(trunc)?;
+                if n > payload.len() as u64 {
+                    return Err(bad("image segment count out of range"));
+                }
+                let mut segments = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    segments.push((c.u64().ok_or_else(trunc)?, c.u64().ok_or_else(trunc)?));
+                }
+                chunk.images.push(Some(ImageMap {
+                    path,
+                    load_address,
+                    segments,
+                }));
+            }
+            TAG_IMAGES_RESET => chunk.images.push(None),
+            _ => {
+                let allocator = AllocatorType::from_u8(tag & !TAG_EVENT_NATIVE)
+                    .ok_or_else(|| bad("unknown record tag"))?;
+                let native = tag & TAG_EVENT_NATIVE != 0;
+                if native && allocator.is_deallocator() {
+                    return Err(bad("deallocation with a native stack"));
+                }
+                let thread = thread.ok_or_else(|| bad("event before any thread record"))?;
+                let address = prev_address.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
+                prev_address = address;
+                let (mut size, mut stack, mut native_stack) = (0u64, 0u32, 0u32);
+                match allocator {
+                    AllocatorType::Free | AllocatorType::PymallocFree => {}
+                    AllocatorType::Munmap => size = c.u64().ok_or_else(trunc)?,
+                    _ => {
+                        size = c.u64().ok_or_else(trunc)?;
+                        let s = i64::from(prev_stack) + c.i64().ok_or_else(trunc)?;
+                        stack = u32::try_from(s).map_err(|_| bad("stack id out of range"))?;
+                        prev_stack = stack;
+                        if native {
+                            let n = i64::from(prev_native) + c.i64().ok_or_else(trunc)?;
+                            native_stack =
+                                u32::try_from(n).map_err(|_| bad("native id out of range"))?;
+                            prev_native = native_stack;
+                        }
+                    }
+                }
+                chunk.events.push(Event {
+                    allocator,
+                    thread,
+                    address,
+                    size,
+                    stack,
+                    native_stack,
+                });
+            }
+        }
+    }
+    if chunk.events.len() != h.n_events as usize {
+        return Err(bad("chunk event count disagrees with its header"));
+    }
+    Ok(chunk)
+}

@@ -1,0 +1,394 @@
+//! Reading captures: a memory-mapped file (random access to chunks, decoded in parallel) or a
+//! stream such as stdin (chunks decoded one after another as they arrive). Both hand decoded
+//! chunks, in file order, to the same consumer, so every analysis has one implementation.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::chunk::{decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4};
+use crate::error::{FormatError, Result};
+use crate::file_layout::*;
+use crate::records::{Header, Trailer};
+
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Where a chunk sits in the file, with its decoded header.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkLoc {
+    pub offset: u64,
+    pub header: ChunkHeader,
+}
+
+/// A whole capture held in memory (mapped or owned), with its chunks located.
+pub struct CaptureFile {
+    bytes: Bytes,
+    pub header: Header,
+    pub chunks: Vec<ChunkLoc>,
+    /// Present when the writer finished cleanly.
+    pub trailer: Option<Trailer>,
+}
+
+fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
+    if crc32fast::hash(stored) != h.crc32 {
+        return Err(FormatError::corrupt(offset, "chunk checksum mismatch"));
+    }
+    if h.flags & FLAG_LZ4 != 0 {
+        lz4_flex::block::decompress(stored, h.raw_len as usize)
+            .ok()
+            .filter(|v| v.len() == h.raw_len as usize)
+            .ok_or_else(|| FormatError::corrupt(offset, "chunk does not decompress"))
+    } else {
+        Ok(stored.to_vec())
+    }
+}
+
+fn decode_chunk_at(data: &[u8], loc: &ChunkLoc) -> Result<Chunk> {
+    let start = loc.offset as usize + CHUNK_HEADER_LEN;
+    let stored = data
+        .get(start..start + loc.header.stored_len as usize)
+        .ok_or(FormatError::Truncated {
+            offset: data.len() as u64,
+        })?;
+    let payload = decompress(&loc.header, stored, loc.offset)?;
+    decode_payload(&loc.header, &payload, loc.offset)
+}
+
+impl std::fmt::Debug for CaptureFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureFile")
+            .field("header", &self.header)
+            .field("chunks", &self.chunks.len())
+            .field("complete", &self.is_complete())
+            .finish()
+    }
+}
+
+impl CaptureFile {
+    /// Memory-maps `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_err = |source| FormatError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(open_err)?;
+        let meta = file.metadata().map_err(open_err)?;
+        if meta.is_dir() {
+            return Err(FormatError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        if !meta.is_file() {
+            // Pipes and devices cannot be mapped: read them whole.
+            let mut v = Vec::new();
+            (&file).read_to_end(&mut v).map_err(open_err)?;
+            return Self::from_vec(v);
+        }
+        if meta.len() == 0 {
+            return Err(FormatError::Empty);
+        }
+        // SAFETY: the map is read-only; a capture being appended to while mapped only grows,
+        // and every read is bounds-checked against the mapped length.
+        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
+        Self::parse(Bytes::Mapped(map))
+    }
+
+    pub fn from_vec(v: Vec<u8>) -> Result<Self> {
+        Self::parse(Bytes::Owned(v))
+    }
+
+    fn parse(bytes: Bytes) -> Result<Self> {
+        let data = bytes.as_slice();
+        let body_len = decode_file_prefix(data)? as usize;
+        let body = data
+            .get(FILE_PREFIX_LEN..FILE_PREFIX_LEN + body_len)
+            .ok_or(FormatError::Truncated {
+                offset: data.len() as u64,
+            })?;
+        let header = decode_header_body(body)?;
+        let data_start = (FILE_PREFIX_LEN + body_len) as u64;
+        let (chunks, trailer) = match read_footer(data, data_start)? {
+            Some((index, trailer)) => (locate_indexed(data, &index)?, Some(trailer)),
+            None => (scan_chunks(data, data_start), None),
+        };
+        Ok(CaptureFile {
+            bytes,
+            header,
+            chunks,
+            trailer,
+        })
+    }
+
+    /// False when the writer did not finish (the process died): only the complete chunks are read.
+    pub fn is_complete(&self) -> bool {
+        self.trailer.is_some()
+    }
+
+    pub fn decode_chunk(&self, i: usize) -> Result<Chunk> {
+        decode_chunk_at(self.bytes.as_slice(), &self.chunks[i])
+    }
+
+    /// Decodes every chunk, `batch` at a time in parallel, and hands them to `f` in file order.
+    pub fn for_each_chunk(&self, mut f: impl FnMut(Chunk) -> Result<()>) -> Result<()> {
+        let batch = (rayon::current_num_threads() * 2).max(2);
+        for group in self.chunks.chunks(batch) {
+            let decoded: Vec<Result<Chunk>> = group
+                .par_iter()
+                .map(|loc| decode_chunk_at(self.bytes.as_slice(), loc))
+                .collect();
+            for c in decoded {
+                f(c?)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len_bytes(&self) -> u64 {
+        self.bytes.as_slice().len() as u64
+    }
+}
+
+/// Reads and checks the footer through the fixed tail; `None` when there is no valid footer.
+fn read_footer(data: &[u8], data_start: u64) -> Result<Option<(Vec<IndexEntry>, Trailer)>> {
+    let n = data.len();
+    if n < data_start as usize + TAIL_LEN || data[n - 8..] != TAIL_MAGIC {
+        return Ok(None);
+    }
+    let footer_offset = u64::from_le_bytes(data[n - 16..n - 8].try_into().unwrap());
+    let fo = footer_offset as usize;
+    if footer_offset < data_start || fo + 12 > n - TAIL_LEN || data[fo..fo + 4] != FOOTER_MAGIC {
+        return Ok(None);
+    }
+    let body_len = u32::from_le_bytes(data[fo + 4..fo + 8].try_into().unwrap()) as usize;
+    if fo + 8 + body_len + 4 != n - TAIL_LEN {
+        return Ok(None);
+    }
+    let body = &data[fo + 8..fo + 8 + body_len];
+    let crc = u32::from_le_bytes(
+        data[fo + 8 + body_len..fo + 12 + body_len]
+            .try_into()
+            .unwrap(),
+    );
+    if crc32fast::hash(body) != crc {
+        return Err(FormatError::corrupt(
+            footer_offset,
+            "footer checksum mismatch",
+        ));
+    }
+    decode_footer_body(body, footer_offset).map(Some)
+}
+
+fn locate_indexed(data: &[u8], index: &[IndexEntry]) -> Result<Vec<ChunkLoc>> {
+    index
+        .iter()
+        .map(|e| {
+            let at = data
+                .get(e.offset as usize..)
+                .ok_or_else(|| FormatError::corrupt(e.offset, "index points past the end"))?;
+            let header = ChunkHeader::decode(at, e.offset)?;
+            if header.n_events != e.n_events
+                || at.len() < CHUNK_HEADER_LEN + header.stored_len as usize
+            {
+                return Err(FormatError::corrupt(e.offset, "index disagrees with chunk"));
+            }
+            Ok(ChunkLoc {
+                offset: e.offset,
+                header,
+            })
+        })
+        .collect()
+}
+
+/// Walks chunk headers from the start when there is no footer, keeping every chunk that is
+/// complete and whose checksum holds; stops at the first one that is not.
+fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
+    let mut out = Vec::new();
+    let mut off = data_start;
+    while let Some(at) = data.get(off as usize..) {
+        let Ok(header) = ChunkHeader::decode(at, off) else {
+            break;
+        };
+        let end = CHUNK_HEADER_LEN + header.stored_len as usize;
+        let Some(stored) = at.get(CHUNK_HEADER_LEN..end) else {
+            break;
+        };
+        if crc32fast::hash(stored) != header.crc32 {
+            break;
+        }
+        out.push(ChunkLoc {
+            offset: off,
+            header,
+        });
+        off += end as u64;
+    }
+    out
+}
+
+/// Reads a capture from a stream (stdin, a socket), one chunk at a time.
+pub struct StreamReader<R: Read> {
+    input: R,
+    pub header: Header,
+    offset: u64,
+    pub trailer: Option<Trailer>,
+    done: bool,
+}
+
+/// Reads as much as possible into `buf`; returns how many bytes were read before EOF.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl<R: Read> StreamReader<R> {
+    pub fn new(mut input: R) -> Result<Self> {
+        let mut prefix = [0u8; FILE_PREFIX_LEN];
+        let n = read_full(&mut input, &mut prefix)?;
+        let body_len = decode_file_prefix(&prefix[..n])? as usize;
+        let mut body = vec![0u8; body_len];
+        if read_full(&mut input, &mut body)? != body_len {
+            return Err(FormatError::Truncated {
+                offset: (FILE_PREFIX_LEN + body_len) as u64,
+            });
+        }
+        let header = decode_header_body(&body)?;
+        Ok(StreamReader {
+            input,
+            header,
+            offset: (FILE_PREFIX_LEN + body_len) as u64,
+            trailer: None,
+            done: false,
+        })
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.trailer.is_some()
+    }
+
+    /// The next chunk; `Ok(None)` at the footer or where the stream ends (cut short or not).
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut hb = [0u8; CHUNK_HEADER_LEN];
+        let n = read_full(&mut self.input, &mut hb[..4])?;
+        if n < 4 {
+            self.done = true;
+            return Ok(None);
+        }
+        if hb[..4] == FOOTER_MAGIC {
+            self.done = true;
+            let mut len = [0u8; 4];
+            if read_full(&mut self.input, &mut len)? < 4 {
+                return Ok(None);
+            }
+            let body_len = u32::from_le_bytes(len) as usize;
+            if body_len > (64 << 20) {
+                return Err(FormatError::corrupt(
+                    self.offset,
+                    "footer length out of range",
+                ));
+            }
+            let mut body = vec![0u8; body_len + 4];
+            if read_full(&mut self.input, &mut body)? < body.len() {
+                return Ok(None);
+            }
+            let crc = u32::from_le_bytes(body[body_len..].try_into().unwrap());
+            if crc32fast::hash(&body[..body_len]) != crc {
+                return Err(FormatError::corrupt(
+                    self.offset,
+                    "footer checksum mismatch",
+                ));
+            }
+            let (_, trailer) = decode_footer_body(&body[..body_len], self.offset)?;
+            let mut tail = [0u8; TAIL_LEN];
+            if read_full(&mut self.input, &mut tail)? == TAIL_LEN && tail[8..] == TAIL_MAGIC {
+                self.trailer = Some(trailer);
+            }
+            return Ok(None);
+        }
+        if hb[..4] != CHUNK_MAGIC {
+            return Err(FormatError::corrupt(self.offset, "bad chunk magic"));
+        }
+        if read_full(&mut self.input, &mut hb[4..])? < CHUNK_HEADER_LEN - 4 {
+            self.done = true;
+            return Ok(None);
+        }
+        let header = ChunkHeader::decode(&hb, self.offset)?;
+        let mut stored = vec![0u8; header.stored_len as usize];
+        if read_full(&mut self.input, &mut stored)? < stored.len() {
+            self.done = true;
+            return Ok(None);
+        }
+        let payload = decompress(&header, &stored, self.offset)?;
+        let chunk = decode_payload(&header, &payload, self.offset)?;
+        self.offset += (CHUNK_HEADER_LEN + stored.len()) as u64;
+        Ok(Some(chunk))
+    }
+}
+
+/// A capture opened from a path, or streamed from stdin when the path is `-`.
+pub enum Capture {
+    File(CaptureFile),
+    Stream(Box<StreamReader<Box<dyn Read + Send>>>),
+}
+
+impl Capture {
+    pub fn open(path: &str) -> Result<Self> {
+        if path == "-" {
+            let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
+            Ok(Capture::Stream(Box::new(StreamReader::new(stdin)?)))
+        } else {
+            Ok(Capture::File(CaptureFile::open(Path::new(path))?))
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        match self {
+            Capture::File(f) => &f.header,
+            Capture::Stream(s) => &s.header,
+        }
+    }
+
+    /// Feeds every chunk in order to `f`. Returns the trailer (None: the capture was cut short;
+    /// for a stream this is known only once it has been read to the end).
+    pub fn for_each_chunk(
+        &mut self,
+        mut f: impl FnMut(Chunk) -> Result<()>,
+    ) -> Result<Option<Trailer>> {
+        match self {
+            Capture::File(file) => {
+                file.for_each_chunk(f)?;
+                Ok(file.trailer)
+            }
+            Capture::Stream(s) => {
+                while let Some(c) = s.next_chunk()? {
+                    f(c)?;
+                }
+                Ok(s.trailer)
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The record types a capture is made of, as the writer takes them and the reader returns them.
+
+use serde::Serialize;
+
+/// Which allocation function produced an event. Names and numeric values are Memray's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[repr(u8)]
+pub enum AllocatorType {
+    Malloc = 1,
+    Free = 2,
+    Calloc = 3,
+    Realloc = 4,
+    PosixMemalign = 5,
+    AlignedAlloc = 6,
+    Memalign = 7,
+    Valloc = 8,
+    Pvalloc = 9,
+    Mmap = 10,
+    Munmap = 11,
+    PymallocMalloc = 12,
+    PymallocCalloc = 13,
+    PymallocRealloc = 14,
+    PymallocFree = 15,
+}
+
+impl AllocatorType {
+    pub const ALL: [AllocatorType; 15] = [
+        Self::Malloc,
+        Self::Free,
+        Self::Calloc,
+        Self::Realloc,
+        Self::PosixMemalign,
+        Self::AlignedAlloc,
+        Self::Memalign,
+        Self::Valloc,
+        Self::Pvalloc,
+        Self::Mmap,
+        Self::Munmap,
+        Self::PymallocMalloc,
+        Self::PymallocCalloc,
+        Self::PymallocRealloc,
+        Self::PymallocFree,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(v).checked_sub(1)?).copied()
+    }
+
+    /// Memray's enum member name (`MALLOC`, `PYMALLOC_FREE`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Malloc => "MALLOC",
+            Self::Free => "FREE",
+            Self::Calloc => "CALLOC",
+            Self::Realloc => "REALLOC",
+            Self::PosixMemalign => "POSIX_MEMALIGN",
+            Self::AlignedAlloc => "ALIGNED_ALLOC",
+            Self::Memalign => "MEMALIGN",
+            Self::Valloc => "VALLOC",
+            Self::Pvalloc => "PVALLOC",
+            Self::Mmap => "MMAP",
+            Self::Munmap => "MUNMAP",
+            Self::PymallocMalloc => "PYMALLOC_MALLOC",
+            Self::PymallocCalloc => "PYMALLOC_CALLOC",
+            Self::PymallocRealloc => "PYMALLOC_REALLOC",
+            Self::PymallocFree => "PYMALLOC_FREE",
+        }
+    }
+
+    /// True for events that release memory (`free`, `munmap`, the pymalloc free).
+    pub fn is_deallocator(self) -> bool {
+        matches!(self, Self::Free | Self::Munmap | Self::PymallocFree)
+    }
+
+    /// True for the allocators that work on address ranges (`mmap`/`munmap`) rather than blocks.
+    pub fn is_range(self) -> bool {
+        matches!(self, Self::Mmap | Self::Munmap)
+    }
+}
+
+/// How the tracked process laid out its allocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum FileFormat {
+    /// Every allocation and deallocation event, in order.
+    #[default]
+    AllAllocations = 0,
+    /// Aggregated in the tracked process (peak and leaks by location).
+    AggregatedAllocations = 1,
+}
+
+/// What the capture says about the tracked process; written once at the start of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    pub pid: u32,
+    pub main_thread_id: u32,
+    /// Milliseconds since the Unix epoch when tracking started.
+    pub start_time_ms: u64,
+    pub command_line: String,
+    pub python_version: String,
+    /// `pymalloc`, `pymalloc debug`, `malloc` or `other`.
+    pub python_allocator: String,
+    pub native_traces: bool,
+    pub trace_python_allocators: bool,
+    pub follow_fork: bool,
+    pub file_format: FileFormat,
+    pub memory_interval_ms: u32,
+}
+
+/// Totals written by the writer when it finishes cleanly (absent from a cut-short capture).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Trailer {
+    /// Milliseconds since the Unix epoch when tracking stopped.
+    pub end_time_ms: u64,
+    pub n_allocations: u64,
+    pub n_deallocations: u64,
+    pub n_codes: u64,
+    pub n_nodes: u64,
+    pub n_native_nodes: u64,
+    pub n_memory_samples: u64,
+}
+
+/// An interned code location: one function of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CodeDef {
+    pub function: String,
+    pub filename: String,
+    pub first_line: u32,
+}
+
+/// One node of the Python stack trie: the frame `code` at `line`, called from `parent`
+/// (0 is the root: no caller). Node ids start at 1; a stack id is the id of its innermost node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackNode {
+    pub parent: u32,
+    pub code: u32,
+    pub line: u32,
+}
+
+/// One node of the native stack trie: return address `ip`, called from `parent` (0 = root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NativeNode {
+    pub parent: u32,
+    pub ip: u64,
+}
+
+/// A loaded ELF object at the time of capture, for symbolizing native stacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageMap {
+    pub path: String,
+    pub load_address: u64,
+    /// (virtual address relative to the load address, size) of each loaded segment.
+    pub segments: Vec<(u64, u64)>,
+}
+
+/// An allocation or deallocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub allocator: AllocatorType,
+    pub thread: u32,
+    pub address: u64,
+    /// Bytes allocated; for `munmap`, bytes unmapped; 0 for `free`.
+    pub size: u64,
+    /// Python stack id (0 = no Python frames); 0 for deallocations.
+    pub stack: u32,
+    /// Native stack id (0 = none recorded).
+    pub native_stack: u32,
+}
+
+/// A resident-set-size sample, placed in the event stream where it was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySample {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub rss: u64,
+}
+
+/// A thread's name, as set by `threading` or `prctl(PR_SET_NAME)`; the latest one wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadName {
+    pub thread: u32,
+    pub name: String,
+}
