@@ -37,6 +37,14 @@ pub fn encode_file_header(h: &Header) -> Vec<u8> {
     put_u64(&mut body, flags);
     put_u64(&mut body, h.file_format as u64);
     put_u64(&mut body, u64::from(h.memory_interval_ms));
+    put_u64(&mut body, u64::from(h.main_thread_skipped_frames));
+    put_bytes(&mut body, h.stdlib_dir.as_bytes());
+    for list in [&h.site_packages, &h.sys_path] {
+        put_u64(&mut body, list.len() as u64);
+        for p in list {
+            put_bytes(&mut body, p.as_bytes());
+        }
+    }
     let mut out = Vec::with_capacity(FILE_PREFIX_LEN + body.len());
     out.extend_from_slice(&FILE_MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -90,6 +98,19 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
         _ => return Err(bad()),
     };
     let memory_interval_ms = c.u32().ok_or_else(bad)?;
+    let main_thread_skipped_frames = c.u32().ok_or_else(bad)?;
+    let stdlib_dir = c.string().ok_or_else(bad)?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in lists.iter_mut() {
+        let n = c.u64().ok_or_else(bad)?;
+        if n > body.len() as u64 {
+            return Err(bad());
+        }
+        for _ in 0..n {
+            list.push(c.string().ok_or_else(bad)?);
+        }
+    }
+    let [site_packages, sys_path] = lists;
     // Fields added by later minor revisions would follow here; they are ignored.
     Ok(Header {
         pid,
@@ -103,6 +124,10 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
         follow_fork: flags & FLAG_FOLLOW_FORK != 0,
         file_format,
         memory_interval_ms,
+        main_thread_skipped_frames,
+        stdlib_dir,
+        site_packages,
+        sys_path,
     })
 }
 

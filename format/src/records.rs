@@ -6,29 +6,34 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[repr(u8)]
 pub enum AllocatorType {
-    Malloc = 1,
-    Free = 2,
-    Calloc = 3,
-    Realloc = 4,
-    PosixMemalign = 5,
-    AlignedAlloc = 6,
-    Memalign = 7,
-    Valloc = 8,
-    Pvalloc = 9,
-    Mmap = 10,
-    Munmap = 11,
-    PymallocMalloc = 12,
-    PymallocCalloc = 13,
-    PymallocRealloc = 14,
-    PymallocFree = 15,
+    PymallocFree = 1,
+    PymallocMalloc = 2,
+    PymallocCalloc = 3,
+    PymallocRealloc = 4,
+    Free = 5,
+    Malloc = 6,
+    Realloc = 7,
+    Calloc = 8,
+    PosixMemalign = 9,
+    AlignedAlloc = 10,
+    Memalign = 11,
+    Valloc = 12,
+    Pvalloc = 13,
+    Mmap = 14,
+    Munmap = 15,
 }
 
 impl AllocatorType {
+    /// Every allocator, in numeric order (value 1 first).
     pub const ALL: [AllocatorType; 15] = [
-        Self::Malloc,
+        Self::PymallocFree,
+        Self::PymallocMalloc,
+        Self::PymallocCalloc,
+        Self::PymallocRealloc,
         Self::Free,
-        Self::Calloc,
+        Self::Malloc,
         Self::Realloc,
+        Self::Calloc,
         Self::PosixMemalign,
         Self::AlignedAlloc,
         Self::Memalign,
@@ -36,10 +41,6 @@ impl AllocatorType {
         Self::Pvalloc,
         Self::Mmap,
         Self::Munmap,
-        Self::PymallocMalloc,
-        Self::PymallocCalloc,
-        Self::PymallocRealloc,
-        Self::PymallocFree,
     ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
@@ -104,6 +105,13 @@ pub struct Header {
     pub follow_fork: bool,
     pub file_format: FileFormat,
     pub memory_interval_ms: u32,
+    /// Outermost Python frames of the main thread that belong to the profiler itself (the
+    /// frames above the one that started tracking); reports hide them.
+    pub main_thread_skipped_frames: u32,
+    /// Where the interpreter's standard library lives (sysconfig LIBDEST), for module names.
+    pub stdlib_dir: String,
+    pub site_packages: Vec<String>,
+    pub sys_path: Vec<String>,
 }
 
 /// Totals written by the writer when it finishes cleanly (absent from a cut-short capture).

@@ -18,6 +18,10 @@ fn header() -> Header {
         follow_fork: false,
         file_format: FileFormat::AllAllocations,
         memory_interval_ms: 10,
+        main_thread_skipped_frames: 4,
+        stdlib_dir: "/usr/lib/python3.11".into(),
+        site_packages: vec!["/venv/lib/python3.11/site-packages".into()],
+        sys_path: vec!["/work".into(), "/usr/lib/python3.11".into()],
     }
 }
 

@@ -1,1 +1,9 @@
+//! Library code behind the `memray-*` programs: shared command-line plumbing, output helpers
+//! and the report renderers. Each program's `main` is a thin wrapper over this crate.
 
+pub mod cli;
+pub mod dispatch;
+pub mod json;
+pub mod output;
+pub mod sizefmt;
+pub mod stats_report;

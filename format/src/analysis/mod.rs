@@ -3,6 +3,7 @@
 //! memory over time).
 
 pub mod definitions;
+pub mod modules;
 pub mod replay;
 pub mod stats;
 

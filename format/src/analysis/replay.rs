@@ -214,7 +214,8 @@ impl Replay {
                 s.live_bytes += e.size;
                 s.live_count += 1;
                 self.heap += e.size;
-                if self.heap > self.peak {
+                // Memray's rule: a later state equal to the peak becomes the peak.
+                if self.heap >= self.peak {
                     self.peak = self.heap;
                     self.peak_gen += 1;
                     self.peak_event = self.n_events - 1;
