@@ -1,1 +1,227 @@
+//! `memray._memray`: the tracker as a Python extension module. Starting a capture opens the
+//! destination, writes the header, rewrites the GOTs (and, if asked, wraps the Python
+//! allocators) and starts the RSS sampler; stopping undoes all of it and writes the footer.
 
+mod got;
+mod hooks;
+mod pymalloc;
+mod sampler;
+mod seam;
+mod tracker;
+
+use std::sync::atomic::Ordering::*;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyFileExistsError, PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+
+use memray_format::records::{FileFormat, Header};
+use tracker::{current_tid, now_ms, Options, State, ACTIVE, STATE};
+
+static SAMPLER: Mutex<Option<sampler::Sampler>> = Mutex::new(None);
+/// Set in a forked child whose parent tracked with `follow_fork`: how to start its own capture.
+static CHILD_OPTIONS: Mutex<Option<Options>> = Mutex::new(None);
+static TRACE_PYTHON_ALLOCATORS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn open_error(path: &str, e: std::io::Error) -> PyErr {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        return PyFileExistsError::new_err(format!(
+            "Output file {path} already exists. Memray can overwrite it with the --force CLI \
+             argument or the overwrite=True API argument."
+        ));
+    }
+    let reason = e.to_string();
+    let reason = reason.split(" (os error").next().unwrap_or("");
+    PyOSError::new_err(format!("Could not create output file {path}: {reason}"))
+}
+
+/// Starts tracking into `path`; returns the tracker id of the calling (main) thread.
+#[pyfunction]
+#[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
+    follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
+    sys_path, skipped_frames))]
+#[allow(clippy::too_many_arguments)]
+fn start_tracking(
+    path: String,
+    overwrite: bool,
+    compress: bool,
+    trace_python_allocators: bool,
+    native_traces: bool,
+    follow_fork: bool,
+    memory_interval_ms: u32,
+    command_line: String,
+    python_version: String,
+    stdlib_dir: String,
+    site_packages: Vec<String>,
+    sys_path: Vec<String>,
+    skipped_frames: u32,
+) -> PyResult<u32> {
+    if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
+        return Err(PyRuntimeError::new_err(
+            "No more than one Tracker instance can be active at the same time",
+        ));
+    }
+    tracker::init_thread_key();
+    let tid = current_tid();
+    let header = Header {
+        pid: std::process::id(),
+        main_thread_id: tid,
+        start_time_ms: now_ms(),
+        command_line,
+        python_version,
+        python_allocator: seam::python_allocator(),
+        native_traces,
+        trace_python_allocators,
+        follow_fork,
+        file_format: FileFormat::AllAllocations,
+        memory_interval_ms,
+        main_thread_skipped_frames: skipped_frames,
+        stdlib_dir,
+        site_packages,
+        sys_path,
+    };
+    let options = Options {
+        path: path.clone(),
+        overwrite,
+        compress,
+        follow_fork,
+        memory_interval_ms,
+        header,
+    };
+    begin(options, trace_python_allocators).map_err(|e| open_error(&path, e))?;
+    Ok(tid)
+}
+
+fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()> {
+    let interval = options.memory_interval_ms;
+    let state = State::create(options)?;
+    *STATE.lock() = Some(state);
+    hooks::install_got();
+    if trace_python_allocators {
+        pymalloc::install();
+    }
+    TRACE_PYTHON_ALLOCATORS.store(trace_python_allocators, Relaxed);
+    ACTIVE.store(true, Release);
+    *SAMPLER.lock() = Some(sampler::Sampler::start(interval));
+    Ok(())
+}
+
+/// Stops tracking: restores every hook and finishes the capture. A no-op when not tracking.
+#[pyfunction]
+fn stop_tracking() -> PyResult<()> {
+    ACTIVE.store(false, Release);
+    pymalloc::uninstall();
+    hooks::restore_got();
+    if let Some(s) = SAMPLER.lock().take() {
+        s.stop();
+    }
+    let state = STATE.lock().take();
+    if let Some(state) = state {
+        let path = state.options.path.clone();
+        state
+            .finish()
+            .map_err(|e| PyOSError::new_err(format!("could not finish {path}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[pyfunction]
+fn is_tracking() -> bool {
+    ACTIVE.load(Relaxed)
+}
+
+/// Names the thread with pthread id `ident` (the `threading` ident).
+#[pyfunction]
+fn register_thread_name(ident: u64, name: &str) {
+    let _g = seam::Guard::enter();
+    if let Some(state) = STATE.lock().as_mut() {
+        state.register_thread_name(ident, name);
+    }
+}
+
+/// The tracker's id for the calling thread.
+#[pyfunction]
+fn thread_id() -> u32 {
+    current_tid()
+}
+
+/// In a child forked from a process tracking with `follow_fork`, starts the child's own
+/// capture, `<parent file minus its .<pid>>.<child pid>`. Returns its path, or None.
+#[pyfunction]
+fn follow_fork_in_child() -> PyResult<Option<String>> {
+    let Some(mut options) = CHILD_OPTIONS.lock().take() else {
+        return Ok(None);
+    };
+    let parent_pid = options.header.pid;
+    let stem = options
+        .path
+        .strip_suffix(&format!(".{parent_pid}"))
+        .unwrap_or(&options.path)
+        .to_string();
+    let pid = std::process::id();
+    options.path = format!("{stem}.{pid}");
+    options.overwrite = true;
+    options.header.pid = pid;
+    options.header.main_thread_id = current_tid();
+    options.header.start_time_ms = now_ms();
+    let path = options.path.clone();
+    let trace = TRACE_PYTHON_ALLOCATORS.load(Relaxed);
+    begin(options, trace).map_err(|e| open_error(&path, e))?;
+    Ok(Some(path))
+}
+
+extern "C" fn before_fork() {
+    std::mem::forget(STATE.lock());
+}
+
+extern "C" fn after_fork_parent() {
+    // SAFETY: `before_fork` left the lock held by this thread.
+    unsafe { STATE.force_unlock() };
+}
+
+extern "C" fn after_fork_child() {
+    // SAFETY: as above; the child's only thread is the one that forked.
+    unsafe { STATE.force_unlock() };
+    let state = STATE.lock().take();
+    if let Some(state) = state {
+        ACTIVE.store(false, Relaxed);
+        if state.options.follow_fork {
+            *CHILD_OPTIONS.lock() = Some(state.options.clone());
+        }
+        // The parent owns the file: the child must not write the parent's buffered records.
+        std::mem::forget(state);
+        if let Some(s) = SAMPLER.lock().take() {
+            // Its thread does not exist in the child.
+            std::mem::forget(s);
+        }
+    }
+}
+
+#[pymodule]
+fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    hooks::resolve_real();
+    tracker::init_thread_key();
+    // SAFETY: registering plain extern "C" handlers.
+    unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        );
+    }
+    m.add_function(wrap_pyfunction!(start_tracking, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_tracking, m)?)?;
+    m.add_function(wrap_pyfunction!(is_tracking, m)?)?;
+    m.add_function(wrap_pyfunction!(register_thread_name, m)?)?;
+    m.add_function(wrap_pyfunction!(thread_id, m)?)?;
+    m.add_function(wrap_pyfunction!(follow_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(python_depth, m)?)?;
+    Ok(())
+}
+
+/// Number of Python frames on the calling thread's stack (as the tracker sees them).
+#[pyfunction]
+fn python_depth() -> usize {
+    tracker::python_depth()
+}

@@ -350,6 +350,8 @@ impl<R: Read> StreamReader<R> {
 }
 
 /// A capture opened from a path, or streamed from stdin when the path is `-`.
+// A program holds one `Capture`, so the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Capture {
     File(CaptureFile),
     Stream(Box<StreamReader<Box<dyn Read + Send>>>),

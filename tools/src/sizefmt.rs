@@ -15,6 +15,8 @@ pub fn size_fmt(bytes: u64) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM` in the local time zone (Python's `str(datetime)`).
+// `u64::is_multiple_of` needs Rust 1.87; the workspace's rust-version is 1.85.
+#[allow(clippy::manual_is_multiple_of)]
 pub fn datetime_str(ms: u64) -> String {
     let Some(t) = Local.timestamp_millis_opt(ms as i64).single() else {
         return String::from("<invalid time>");

@@ -65,12 +65,27 @@ pub struct JsonMetadata {
     pub file_format: u8,
 }
 
+/// A JSON object whose keys keep the given order (`serde_json::Map` sorts them, since the
+/// `preserve_order` feature is off), for the count-descending allocator distribution.
+struct OrderedMap(Vec<(&'static str, u64)>);
+
+impl Serialize for OrderedMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 #[derive(Serialize)]
 struct JsonStats {
     total_num_allocations: u64,
     total_bytes_allocated: u64,
     allocation_size_histogram: Vec<JsonBin>,
-    allocator_type_distribution: serde_json::Map<String, serde_json::Value>,
+    allocator_type_distribution: OrderedMap,
     top_allocations_by_size: Vec<JsonLocSize>,
     top_allocations_by_count: Vec<JsonLocCount>,
     top_modules_by_allocation_size: Vec<JsonModule>,
@@ -132,11 +147,12 @@ pub fn render_json(a: &Analysis, s: &Stats) -> String {
                 count: b.count,
             })
             .collect(),
-        allocator_type_distribution: s
-            .allocator_distribution
-            .iter()
-            .map(|(k, v)| (k.name().to_string(), (*v).into()))
-            .collect(),
+        allocator_type_distribution: OrderedMap(
+            s.allocator_distribution
+                .iter()
+                .map(|(k, v)| (k.name(), *v))
+                .collect(),
+        ),
         top_allocations_by_size: s
             .top_by_size
             .iter()

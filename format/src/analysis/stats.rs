@@ -88,8 +88,14 @@ pub fn histogram(size_counts: &FxHashMap<u64, u64>, bins: usize) -> Vec<Bin> {
         .collect()
 }
 
-/// Sorts by `key` descending; equal keys put the later-seen entry first (Memray's heap order).
-fn top_n(mut items: Vec<(usize, Ranked)>, n: usize, key: impl Fn(&Ranked) -> u64) -> Vec<Ranked> {
+/// Sorts by `key` descending; equal keys put the later-seen entry first and the entry without a
+/// Python stack last (Memray's heap order: its no-stack key is an empty `optional`, which sorts
+/// below every location id). Each item is tagged `(has a stack, first-seen index)`.
+fn top_n(
+    mut items: Vec<((bool, usize), Ranked)>,
+    n: usize,
+    key: impl Fn(&Ranked) -> u64,
+) -> Vec<Ranked> {
     items.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(b.0.cmp(&a.0)));
     items.into_iter().take(n).map(|(_, r)| r).collect()
 }
@@ -107,6 +113,7 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
     // Locations by innermost frame, in order of first appearance.
     let mut loc_index: FxHashMap<String, usize> = FxHashMap::default();
     let mut locs: Vec<Ranked> = Vec::new();
+    let mut located: Vec<bool> = Vec::new();
     let mut by_stack: FxHashMap<u32, (u64, u64)> = FxHashMap::default();
     let mut stack_order: Vec<u32> = Vec::new();
     for (key, s) in &a.locations {
@@ -121,6 +128,7 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
                 bytes: 0,
                 count: 0,
             });
+            located.push(a.defs.top_frame(key.stack).is_some());
             locs.len() - 1
         });
         locs[i].bytes += s.total_bytes;
@@ -158,7 +166,11 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
         v.truncate(n);
         v
     };
-    let indexed: Vec<(usize, Ranked)> = locs.into_iter().enumerate().collect();
+    let indexed: Vec<((bool, usize), Ranked)> = locs
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| ((located[i], i), r))
+        .collect();
     Stats {
         total_num_allocations: a.n_allocations,
         total_bytes_allocated: a.bytes_allocated,

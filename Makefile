@@ -1,0 +1,68 @@
+# memray (Rust): build, install, demo, test and benchmark.
+#
+#   make demo     build, install into a virtualenv, profile examples/demo.py, show its stats
+#   make test     build and run every Rust and Python test
+#   make install  build (release) and install the `memray` package and all memray-* programs
+#                 into the active virtualenv, or into ./.venv when none is active
+#   make bench    side-by-side benchmarks against Memray (see bench/)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(CURDIR)/.venv
+endif
+VPY := $(VENV)/bin/python
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all venv install demo test test-rust test-python lint bench clean
+
+all: install
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+
+# Python packages the build and the tests need, installed only when missing.
+venv: $(VPY)
+	@$(VPY) -c "import maturin, pytest" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7"
+
+install: venv
+	$(CARGO) build --release -p memray-tools
+	cd capture && VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin develop --release --quiet
+	@for f in target/release/memray target/release/memray-*; do \
+		case "$$f" in *.d) continue;; esac; \
+		[ -x "$$f" ] && [ -f "$$f" ] && install -m 0755 "$$f" $(VENV)/bin/; \
+	done; true
+	@echo "installed memray into $(VENV)"
+
+demo: install
+	@mkdir -p demo-output
+	$(VENV)/bin/memray run -f -o demo-output/demo.bin examples/demo.py
+	$(VENV)/bin/memray stats demo-output/demo.bin
+	@echo
+	@echo "Capture: demo-output/demo.bin"
+	@echo "JSON stats: $(VENV)/bin/memray-stats --json demo-output/demo.bin > demo-output/stats.json"
+	@$(VENV)/bin/memray-stats --json demo-output/demo.bin > demo-output/stats.json
+	@echo "Reports written to demo-output/"
+
+test: install test-rust test-python
+
+test-rust:
+	$(CARGO) test --workspace --exclude memray-tracker
+
+test-python: install
+	PATH="$(VENV)/bin:$$PATH" $(VPY) -m pytest -q tests
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: install
+	$(MAKE) -C bench
+
+clean:
+	$(CARGO) clean
+	rm -rf demo-output

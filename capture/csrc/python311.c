@@ -1,0 +1,82 @@
+/* The interpreter-version seam for CPython 3.11: everything that reads the interpreter's
+ * private structures lives here, compiled against 3.11's own internal headers. Also holds the
+ * tracker's thread-local words, in the initial-exec TLS model so that reading them never calls
+ * into the dynamic loader (and so never into malloc) from inside an allocation hook. */
+
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <internal/pycore_frame.h>
+#include <internal/pycore_pymem.h>
+#include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "python311.c is the CPython 3.11 seam; add a module for this interpreter version"
+#endif
+
+#define IE __attribute__((tls_model("initial-exec")))
+
+static __thread int t_guard IE;
+static __thread uint32_t t_tid IE;
+static __thread void *t_state IE;
+
+int memray_guard_enter(void) {
+    if (t_guard) return 0;
+    t_guard = 1;
+    return 1;
+}
+void memray_guard_exit(void) { t_guard = 0; }
+int memray_guard_active(void) { return t_guard; }
+uint32_t memray_tls_tid(void) { return t_tid; }
+void memray_set_tls_tid(uint32_t tid) { t_tid = tid; }
+void *memray_tls_state(void) { return t_state; }
+void memray_set_tls_state(void *p) { t_state = p; }
+
+/* Walks the calling thread's Python frames, innermost first, storing each frame's code object
+ * and the index of its last executed instruction. Safe without the GIL: only the calling
+ * thread changes its own frame chain, and every linked frame holds a reference to its code. */
+int memray_py_stack(void **codes, int *lastis, int max) {
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+    if (ts == NULL || ts->cframe == NULL) return 0;
+    _PyInterpreterFrame *f = ts->cframe->current_frame;
+    int n = 0;
+    while (f != NULL && n < max) {
+        if (!_PyFrame_IsIncomplete(f)) {
+            codes[n] = f->f_code;
+            lastis[n] = _PyInterpreterFrame_LASTI(f);
+            n++;
+        }
+        f = f->previous;
+    }
+    return n;
+}
+
+/* The line executing at instruction index `lasti` of `code`. */
+int memray_code_line(void *code, int lasti) {
+    return PyCode_Addr2Line((PyCodeObject *)code, lasti * (int)sizeof(_Py_CODEUNIT));
+}
+
+/* What identifies a code object's content cheaply, for telling a new code object at a
+ * recycled address from the one that lived there before. */
+void memray_code_identity(void *code, uintptr_t out[4]) {
+    PyCodeObject *co = (PyCodeObject *)code;
+    out[0] = (uintptr_t)co->co_name;
+    out[1] = (uintptr_t)co->co_filename;
+    out[2] = (uintptr_t)co->co_linetable;
+    out[3] = (uintptr_t)co->co_firstlineno;
+}
+
+/* A str object's characters without calling into the interpreter (which could allocate):
+ * returns the data pointer and sets the character width (1, 2 or 4) and length. */
+const void *memray_str_data(void *obj, int *kind, Py_ssize_t *len) {
+    PyObject *s = (PyObject *)obj;
+    if (s == NULL || !PyUnicode_Check(s) || !PyUnicode_IS_READY(s)) return NULL;
+    *kind = PyUnicode_KIND(s);
+    *len = PyUnicode_GET_LENGTH(s);
+    return PyUnicode_DATA(s);
+}
+
+void *memray_code_name(void *code) { return ((PyCodeObject *)code)->co_name; }
+void *memray_code_filename(void *code) { return ((PyCodeObject *)code)->co_filename; }
+int memray_code_firstlineno(void *code) { return ((PyCodeObject *)code)->co_firstlineno; }
+
+const char *memray_allocator_name(void) { return _PyMem_GetCurrentAllocatorName(); }

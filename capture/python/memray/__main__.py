@@ -1,0 +1,45 @@
+"""``python -m memray <command> ...``: runs the ``memray-<command>`` program (``memray run`` is
+``memray-capture run``), found beside this interpreter or on PATH, with this interpreter as the
+one to profile with."""
+
+import os
+import shutil
+import sys
+
+
+def _find(program):
+    here = os.path.dirname(sys.executable)
+    candidate = os.path.join(here, program)
+    if os.access(candidate, os.X_OK):
+        return candidate
+    return shutil.which(program)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["--help"]
+    command = argv[0]
+    if command in ("-V", "--version"):
+        from memray import __version__
+
+        print(__version__)
+        return 0
+    if command.startswith("-"):
+        program, rest = "memray", argv
+    elif command == "run":
+        program, rest = "memray-capture", argv
+    else:
+        program, rest = f"memray-{command}", argv[1:]
+    path = _find(program)
+    if path is None:
+        print(f"memray: error: unknown command '{command}' ({program} not found)", file=sys.stderr)
+        return 2
+    env = dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(path, [program, *rest], env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

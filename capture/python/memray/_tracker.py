@@ -1,0 +1,112 @@
+"""``memray.Tracker``: records every allocation made while the ``with`` block runs."""
+
+import os
+import pathlib
+import site
+import sys
+import sysconfig
+
+from memray import _memray, _thread_names
+from memray._destinations import Destination, FileDestination, SocketDestination
+from memray._enums import FileFormat
+
+_fork_hook_registered = False
+_active_tracker = None
+
+
+def _after_fork_in_child():
+    global _active_tracker
+    path = _memray.follow_fork_in_child()
+    if path is None:
+        _active_tracker = None
+
+
+def _python_paths():
+    stdlib = str(pathlib.Path(sysconfig.get_path("stdlib")).resolve())
+    site_packages = list(site.getsitepackages())
+    user_site = site.getusersitepackages()
+    if user_site and os.path.exists(user_site):
+        site_packages.append(user_site)
+    site_packages = [os.path.abspath(p) for p in site_packages]
+    sys_path = [os.path.abspath(p) for p in sys.path if p]
+    return stdlib, site_packages, sys_path
+
+
+class Tracker:
+    """Context manager that tracks every allocation into a capture.
+
+    Exactly one of ``file_name`` and ``destination`` must be given.
+    """
+
+    def __init__(
+        self,
+        file_name=None,
+        *,
+        destination: Destination = None,
+        native_traces: bool = False,
+        memory_interval_ms: int = 10,
+        follow_fork: bool = False,
+        trace_python_allocators: bool = False,
+        file_format: FileFormat = FileFormat.ALL_ALLOCATIONS,
+    ):
+        if (file_name is None) == (destination is None):
+            raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
+        if file_name is not None:
+            destination = FileDestination(path=file_name)
+        if not isinstance(destination, (FileDestination, SocketDestination)):
+            raise TypeError("destination must be a FileDestination or a SocketDestination")
+        if follow_fork and not isinstance(destination, FileDestination):
+            raise RuntimeError("follow_fork requires an output file")
+        if memory_interval_ms <= 0:
+            raise ValueError("memory_interval_ms must be positive")
+        self.destination = destination
+        self.native_traces = native_traces
+        self.memory_interval_ms = memory_interval_ms
+        self.follow_fork = follow_fork
+        self.trace_python_allocators = trace_python_allocators
+        self.file_format = FileFormat(file_format)
+        self._main_tid = None
+
+    def __enter__(self):
+        global _fork_hook_registered, _active_tracker
+        if _memray.is_tracking():
+            raise RuntimeError("No more than one Tracker instance can be active at the same time")
+        if isinstance(self.destination, SocketDestination):
+            raise NotImplementedError("SocketDestination (live mode) is not available yet")
+        if self.native_traces:
+            raise NotImplementedError("native_traces is not available yet")
+        if self.file_format != FileFormat.ALL_ALLOCATIONS:
+            raise NotImplementedError("FileFormat.AGGREGATED_ALLOCATIONS is not available yet")
+        dest = self.destination
+        stdlib, site_packages, sys_path = _python_paths()
+        # Frames above the caller of __enter__ belong to whoever started tracking; reports
+        # hide them on the main thread (Memray's rule). The count includes this frame.
+        skipped = max(_memray.python_depth() - 2, 0)
+        self._main_tid = _memray.start_tracking(
+            os.fspath(dest.path),
+            overwrite=dest.overwrite,
+            compress=dest.compress_on_exit,
+            trace_python_allocators=self.trace_python_allocators,
+            native_traces=self.native_traces,
+            follow_fork=self.follow_fork,
+            memory_interval_ms=self.memory_interval_ms,
+            command_line=" ".join(sys.argv),
+            python_version=".".join(map(str, sys.version_info[:3])),
+            stdlib_dir=stdlib,
+            site_packages=site_packages,
+            sys_path=sys_path,
+            skipped_frames=skipped,
+        )
+        _thread_names.install()
+        if not _fork_hook_registered:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_registered = True
+        _active_tracker = self
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        global _active_tracker
+        _thread_names.uninstall()
+        _active_tracker = None
+        _memray.stop_tracking()
+        return False

@@ -1,0 +1,1 @@
+"""Python-side halves of the command-line programs."""

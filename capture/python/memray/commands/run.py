@@ -1,0 +1,121 @@
+"""The tracked half of ``memray run``: ``memray-capture`` parses the command line and starts
+this module in the interpreter to profile (``python -m memray.commands.run SPEC``), which runs
+the target program inside a ``Tracker`` exactly as Python would run it."""
+
+import ast
+import json
+import os
+import runpy
+import sys
+
+from memray._destinations import FileDestination
+from memray._tracker import Tracker
+
+
+class _CommandError(Exception):
+    def __init__(self, message, exit_code=1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _validate_target(spec):
+    if spec["mode"] == "module":
+        return
+    try:
+        if spec["mode"] == "code":
+            source = spec["target"]
+        else:
+            with open(spec["target"], "rb") as f:
+                source = f.read()
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        raise _CommandError("Only valid Python files or commands can be executed under memray")
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        raise _CommandError(str(e))
+
+
+def _output_name(spec):
+    if spec.get("output"):
+        return spec["output"]
+    script = "string" if spec["mode"] == "code" else spec["target"]
+    name = f"memray-{os.path.basename(script)}.{os.getpid()}.bin"
+    if spec["mode"] == "file":
+        return os.path.join(os.path.dirname(script), name)
+    return name
+
+
+def _should_modify_sys_path():
+    return not sys.flags.isolated and not getattr(sys.flags, "safe_path", False)
+
+
+def _run_tracker(spec, filename):
+    # The capture records the memray command line, as typed.
+    sys.argv[:] = spec["argv"]
+    try:
+        tracker = Tracker(
+            destination=FileDestination(
+                filename, overwrite=spec["force"], compress_on_exit=not spec["no_compress"]
+            ),
+            native_traces=spec["native"],
+            trace_python_allocators=spec["trace_python_allocators"],
+            follow_fork=spec["follow_fork"],
+        )
+        tracker_cm = tracker.__enter__()
+    except OSError as e:
+        raise _CommandError(str(e))
+    pid = os.getpid()
+    try:
+        try:
+            mode, target, args = spec["mode"], spec["target"], spec["args"]
+            if mode == "module":
+                if _should_modify_sys_path():
+                    sys.path[0] = os.getcwd()
+                sys.argv[:] = ["", *args]
+                try:
+                    runpy.run_module(target, run_name="__main__", alter_sys=True)
+                except ImportError as e:
+                    if e.name in (None, target):
+                        spec["quiet"] = True
+                        raise _CommandError(f"memray: {e}")
+                    raise
+            elif mode == "code":
+                if _should_modify_sys_path():
+                    sys.path[0] = ""
+                sys.argv[:] = ["-c", *args]
+                exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
+            else:
+                if _should_modify_sys_path():
+                    from pathlib import Path
+
+                    sys.path[0] = str(Path(target).resolve().parent.absolute())
+                sys.argv[:] = [target, *args]
+                runpy.run_path(target, run_name="__main__")
+        finally:
+            if not spec["quiet"] and os.getpid() == pid:
+                print(
+                    "[memray] Successfully generated profile results.\n\n"
+                    "You can now generate reports from the stored allocation records.\n"
+                    "Some example commands to generate reports:\n\n"
+                    f"{sys.executable} -m memray flamegraph {filename}",
+                    flush=True,
+                )
+    finally:
+        tracker_cm.__exit__(*sys.exc_info())
+
+
+def main(spec_json):
+    spec = json.loads(spec_json)
+    try:
+        _validate_target(spec)
+        filename = _output_name(spec)
+        if not spec["quiet"]:
+            print(f"Writing profile results into {filename}", flush=True)
+        _run_tracker(spec, filename)
+    except _CommandError as e:
+        print(str(e), file=sys.stderr)
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv.pop(1)))

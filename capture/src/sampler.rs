@@ -1,0 +1,60 @@
+//! The background thread that samples the process's resident set size every
+//! `memory_interval_ms` and seals the pending chunk regularly, so a killed process leaves a
+//! capture that is at most a moment behind.
+
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::tracker::{FLUSH_EVERY, STATE};
+
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+pub fn rss_bytes() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+impl Sampler {
+    pub fn start(interval_ms: u32) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let interval = Duration::from_millis(u64::from(interval_ms.max(1)));
+        let handle = std::thread::Builder::new()
+            .name("memray-sampler".into())
+            .spawn(move || {
+                while !flag.load(Relaxed) {
+                    std::thread::sleep(interval);
+                    let rss = rss_bytes();
+                    let mut st = STATE.lock();
+                    let Some(state) = st.as_mut() else { break };
+                    state.memory_sample(rss);
+                    if state.last_flush.elapsed() >= FLUSH_EVERY {
+                        state.sync();
+                    }
+                }
+            })
+            .ok();
+        Sampler { stop, handle }
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

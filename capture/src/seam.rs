@@ -1,0 +1,155 @@
+//! Safe wrappers over the interpreter-version seam (`csrc/python311.c`): the thread-local
+//! re-entrancy guard and thread words, and reading the calling thread's Python frames.
+
+use std::ffi::c_void;
+
+extern "C" {
+    fn memray_guard_enter() -> i32;
+    fn memray_guard_exit();
+    fn memray_tls_tid() -> u32;
+    fn memray_set_tls_tid(tid: u32);
+    fn memray_tls_state() -> *mut c_void;
+    fn memray_set_tls_state(p: *mut c_void);
+    fn memray_py_stack(codes: *mut *mut c_void, lastis: *mut i32, max: i32) -> i32;
+    fn memray_code_line(code: *mut c_void, lasti: i32) -> i32;
+    fn memray_code_identity(code: *mut c_void, out: *mut usize);
+    fn memray_str_data(obj: *mut c_void, kind: *mut i32, len: *mut isize) -> *const c_void;
+    fn memray_code_name(code: *mut c_void) -> *mut c_void;
+    fn memray_code_filename(code: *mut c_void) -> *mut c_void;
+    fn memray_code_firstlineno(code: *mut c_void) -> i32;
+    fn memray_allocator_name() -> *const std::ffi::c_char;
+}
+
+/// Held while the tracker works on this thread; allocations made meanwhile are not recorded.
+pub struct Guard(());
+
+impl Guard {
+    /// None when this thread is already inside the tracker.
+    #[inline]
+    pub fn enter() -> Option<Guard> {
+        // SAFETY: reads and writes this thread's initial-exec TLS word only.
+        (unsafe { memray_guard_enter() } != 0).then_some(Guard(()))
+    }
+}
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { memray_guard_exit() }
+    }
+}
+
+#[inline]
+pub fn tls_tid() -> u32 {
+    // SAFETY: thread-local word.
+    unsafe { memray_tls_tid() }
+}
+
+#[inline]
+pub fn set_tls_tid(tid: u32) {
+    // SAFETY: thread-local word.
+    unsafe { memray_set_tls_tid(tid) }
+}
+
+#[inline]
+pub fn tls_state() -> *mut c_void {
+    // SAFETY: thread-local word.
+    unsafe { memray_tls_state() }
+}
+
+#[inline]
+pub fn set_tls_state(p: *mut c_void) {
+    // SAFETY: thread-local word.
+    unsafe { memray_set_tls_state(p) }
+}
+
+/// Fills `codes`/`lastis` with the calling thread's frames, innermost first; returns how many.
+#[inline]
+pub fn python_stack(codes: &mut [*mut c_void], lastis: &mut [i32]) -> usize {
+    let max = codes.len().min(lastis.len()) as i32;
+    // SAFETY: the buffers hold `max` entries; the walk only reads this thread's own frames.
+    unsafe { memray_py_stack(codes.as_mut_ptr(), lastis.as_mut_ptr(), max) as usize }
+}
+
+/// The line of `code` at instruction index `lasti`. `code` must be a live code object.
+pub fn code_line(code: *mut c_void, lasti: i32) -> u32 {
+    // SAFETY: the caller passes a code object from a frame that is still on the stack.
+    unsafe { memray_code_line(code, lasti) }.max(0) as u32
+}
+
+pub type CodeIdentity = [usize; 4];
+
+pub fn code_identity(code: *mut c_void) -> CodeIdentity {
+    let mut out = [0usize; 4];
+    // SAFETY: `code` is a live code object; `out` has room for four words.
+    unsafe { memray_code_identity(code, out.as_mut_ptr()) };
+    out
+}
+
+/// Copies a str object's text into UTF-8 without calling into the interpreter.
+fn str_to_string(obj: *mut c_void) -> String {
+    let (mut kind, mut len) = (0i32, 0isize);
+    // SAFETY: `obj` is kept alive by a live code object; the data pointer is valid for `len`
+    // characters of width `kind`.
+    unsafe {
+        let data = memray_str_data(obj, &mut kind, &mut len);
+        if data.is_null() || len <= 0 {
+            return String::new();
+        }
+        let len = len as usize;
+        match kind {
+            1 => std::slice::from_raw_parts(data as *const u8, len)
+                .iter()
+                .map(|&b| char::from(b))
+                .collect(),
+            2 => char::decode_utf16(
+                std::slice::from_raw_parts(data as *const u16, len)
+                    .iter()
+                    .copied(),
+            )
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+            4 => std::slice::from_raw_parts(data as *const u32, len)
+                .iter()
+                .map(|&c| char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// (function name, file name, first line) of a live code object.
+pub fn code_info(code: *mut c_void) -> (String, String, u32) {
+    // SAFETY: `code` is a live code object.
+    unsafe {
+        (
+            str_to_string(memray_code_name(code)),
+            str_to_string(memray_code_filename(code)),
+            memray_code_firstlineno(code).max(0) as u32,
+        )
+    }
+}
+
+/// Memray's name for the interpreter's allocator (`pymalloc`, `pymalloc debug`, `malloc`, …).
+pub fn python_allocator() -> String {
+    // SAFETY: returns a static string or NULL.
+    let p = unsafe { memray_allocator_name() };
+    let name = if p.is_null() {
+        String::new()
+    } else {
+        // SAFETY: NUL-terminated static string.
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    match name.as_str() {
+        "pymalloc" => "pymalloc",
+        "pymalloc_debug" => "pymalloc debug",
+        "mimalloc" => "mimalloc",
+        "mimalloc_debug" => "mimalloc debug",
+        "malloc" => "malloc",
+        _ => "unknown",
+    }
+    .to_string()
+}

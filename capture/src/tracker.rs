@@ -1,0 +1,455 @@
+//! The tracker's global state: the capture writer behind one lock (so records from every thread
+//! land in one global order), the interning of code objects and Python stacks, thread ids and
+//! names, and what the hooks call to record an event.
+
+use std::ffi::c_void;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use memray_format::records::*;
+use memray_format::{CaptureWriter, WriterOptions};
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+
+use crate::seam::{self, Guard};
+
+/// True while events are being recorded. Checked first by every hook.
+pub static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The state; `None` when not tracking.
+pub static STATE: Mutex<Option<State>> = Mutex::new(None);
+/// Bumped whenever thread stack caches may hold stale node ids (new capture, recycled code).
+static EPOCH: AtomicU32 = AtomicU32::new(1);
+static NEXT_TID: AtomicU32 = AtomicU32::new(1);
+/// Number of thread names waiting for their thread's next allocation.
+static PENDING_NAMES: AtomicUsize = AtomicUsize::new(0);
+
+/// Deepest Python stack recorded (deeper frames, the outermost ones, are dropped).
+const MAX_DEPTH: usize = 1024;
+/// A chunk older than this is sealed and written by the sampler, so a killed process loses
+/// at most this much.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+pub enum Sink {
+    File(File),
+    Null,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Null => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Null => Ok(()),
+        }
+    }
+}
+
+/// What a capture is started with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub path: String,
+    pub overwrite: bool,
+    pub compress: bool,
+    pub follow_fork: bool,
+    pub memory_interval_ms: u32,
+    pub header: Header,
+}
+
+struct CodeEntry {
+    identity: seam::CodeIdentity,
+    id: u32,
+    lines: FxHashMap<i32, u32>,
+}
+
+pub struct State {
+    writer: CaptureWriter<Sink>,
+    pub options: Options,
+    codes: FxHashMap<usize, CodeEntry>,
+    trie: FxHashMap<(u32, u32, u32), u32>,
+    pending_names: FxHashMap<u64, String>,
+    pub last_flush: Instant,
+    failed: bool,
+}
+
+/// A thread's memory of its last stack: frames root first, with the node each one produced.
+struct ThreadCache {
+    epoch: u32,
+    frames: Vec<(usize, i32, u32)>,
+    codes: Vec<*mut c_void>,
+    lastis: Vec<i32>,
+}
+
+const DEAD: *mut c_void = std::ptr::dangling_mut::<c_void>();
+static CACHE_KEY: AtomicU32 = AtomicU32::new(u32::MAX);
+
+extern "C" fn free_thread_cache(p: *mut c_void) {
+    if !p.is_null() && p != DEAD {
+        let _g = Guard::enter();
+        seam::set_tls_state(DEAD);
+        // SAFETY: `p` came from Box::into_raw in `thread_cache` and is freed once.
+        drop(unsafe { Box::from_raw(p as *mut ThreadCache) });
+    }
+}
+
+/// Creates the pthread key whose destructor frees each thread's cache at thread exit.
+pub fn init_thread_key() {
+    if CACHE_KEY.load(Acquire) != u32::MAX {
+        return;
+    }
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: plain key creation.
+    if unsafe { libc::pthread_key_create(&mut key, Some(free_thread_cache)) } == 0 {
+        CACHE_KEY.store(key, Release);
+    }
+}
+
+/// This thread's stack cache; None once the thread is exiting.
+fn thread_cache() -> Option<&'static mut ThreadCache> {
+    let p = seam::tls_state();
+    if p == DEAD {
+        return None;
+    }
+    if !p.is_null() {
+        // SAFETY: only this thread uses its cache, and it lives until the thread exits.
+        return Some(unsafe { &mut *(p as *mut ThreadCache) });
+    }
+    let key = CACHE_KEY.load(Acquire);
+    if key == u32::MAX {
+        return None;
+    }
+    let cache = Box::into_raw(Box::new(ThreadCache {
+        epoch: 0,
+        frames: Vec::with_capacity(64),
+        codes: vec![std::ptr::null_mut(); MAX_DEPTH],
+        lastis: vec![0; MAX_DEPTH],
+    }));
+    seam::set_tls_state(cache as *mut c_void);
+    // SAFETY: the key exists; keys below 32 store the value without allocating.
+    unsafe { libc::pthread_setspecific(key, cache as *const c_void) };
+    // SAFETY: just created, owned by this thread.
+    Some(unsafe { &mut *cache })
+}
+
+/// This thread's tracker id (Memray's numbering: 1, 2, … in order of first use).
+pub fn current_tid() -> u32 {
+    let t = seam::tls_tid();
+    if t != 0 {
+        return t;
+    }
+    let t = NEXT_TID.fetch_add(1, Relaxed);
+    seam::set_tls_tid(t);
+    t
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
+    if path == "/dev/null" {
+        return Ok(Sink::Null);
+    }
+    let mut o = OpenOptions::new();
+    o.write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW);
+    if overwrite {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    o.open(path).map(Sink::File)
+}
+
+impl State {
+    /// Opens the destination and writes the header.
+    pub fn create(options: Options) -> io::Result<State> {
+        let sink = open_sink(&options.path, options.overwrite)?;
+        let writer = CaptureWriter::new(
+            sink,
+            &options.header,
+            WriterOptions {
+                compress: options.compress,
+                chunk_size: 1 << 20,
+            },
+        )?;
+        EPOCH.fetch_add(1, Relaxed);
+        PENDING_NAMES.store(0, Relaxed);
+        Ok(State {
+            writer,
+            options,
+            codes: FxHashMap::default(),
+            trie: FxHashMap::default(),
+            pending_names: FxHashMap::default(),
+            last_flush: Instant::now(),
+            failed: false,
+        })
+    }
+
+    /// Stops recording for good after a write error, keeping the program running.
+    fn fail(&mut self, e: io::Error) {
+        if !self.failed {
+            self.failed = true;
+            ACTIVE.store(false, Relaxed);
+            eprintln!(
+                "memray: could not write to {}: {e}; tracking stopped",
+                self.options.path
+            );
+        }
+    }
+
+    fn check<T>(&mut self, r: io::Result<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+
+    pub fn write_event(&mut self, e: &Event) {
+        if !self.failed {
+            let r = self.writer.event(e);
+            self.check(r);
+        }
+    }
+
+    pub fn set_thread_name(&mut self, thread: u32, name: &str) {
+        if !self.failed {
+            let r = self.writer.thread_name(&ThreadName {
+                thread,
+                name: name.to_string(),
+            });
+            self.check(r);
+        }
+    }
+
+    pub fn memory_sample(&mut self, rss: u64) {
+        if !self.failed {
+            let r = self.writer.memory_sample(&MemorySample {
+                time_ms: now_ms(),
+                rss,
+            });
+            self.check(r);
+        }
+    }
+
+    /// Seals and writes the buffered records.
+    pub fn sync(&mut self) {
+        if !self.failed {
+            let r = self.writer.sync();
+            self.check(r);
+        }
+        self.last_flush = Instant::now();
+    }
+
+    /// Writes the footer and closes the destination.
+    pub fn finish(self) -> io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        self.writer.finish(now_ms()).map(drop)
+    }
+
+    fn code_id(&mut self, code: *mut c_void) -> Option<u32> {
+        let identity = seam::code_identity(code);
+        if let Some(e) = self.codes.get(&(code as usize)) {
+            if e.identity == identity {
+                return Some(e.id);
+            }
+            // A new code object at a recycled address: cached stacks may name the old one.
+            EPOCH.fetch_add(1, Relaxed);
+        }
+        let (function, filename, first_line) = seam::code_info(code);
+        let r = self.writer.define_code(&CodeDef {
+            function,
+            filename,
+            first_line,
+        });
+        let id = self.check(r)?;
+        self.codes.insert(
+            code as usize,
+            CodeEntry {
+                identity,
+                id,
+                lines: FxHashMap::default(),
+            },
+        );
+        Some(id)
+    }
+
+    fn line(&mut self, code: *mut c_void, lasti: i32) -> u32 {
+        let e = self
+            .codes
+            .get_mut(&(code as usize))
+            .expect("code interned first");
+        *e.lines
+            .entry(lasti)
+            .or_insert_with(|| seam::code_line(code, lasti))
+    }
+
+    fn node(&mut self, parent: u32, code: *mut c_void, lasti: i32) -> Option<u32> {
+        let code_id = self.code_id(code)?;
+        let line = self.line(code, lasti);
+        if let Some(&id) = self.trie.get(&(parent, code_id, line)) {
+            return Some(id);
+        }
+        let r = self.writer.define_node(&StackNode {
+            parent,
+            code: code_id,
+            line,
+        });
+        let id = self.check(r)?;
+        self.trie.insert((parent, code_id, line), id);
+        Some(id)
+    }
+
+    /// The stack id of the frames in `cache.codes[..n]` (innermost first), reusing the part
+    /// the thread's previous stack shares with it.
+    fn stack_id(&mut self, cache: &mut ThreadCache, n: usize) -> u32 {
+        let epoch = EPOCH.load(Relaxed);
+        if cache.epoch != epoch {
+            cache.frames.clear();
+            cache.epoch = epoch;
+        }
+        let mut common = 0;
+        while common < n && common < cache.frames.len() {
+            let (c, l, _) = cache.frames[common];
+            let i = n - 1 - common;
+            if c != cache.codes[i] as usize || l != cache.lastis[i] {
+                break;
+            }
+            common += 1;
+        }
+        cache.frames.truncate(common);
+        let mut parent = cache.frames.last().map_or(0, |f| f.2);
+        for depth in common..n {
+            let i = n - 1 - depth;
+            let (code, lasti) = (cache.codes[i], cache.lastis[i]);
+            match self.node(parent, code, lasti) {
+                Some(id) => parent = id,
+                None => return 0,
+            }
+            cache.frames.push((code as usize, lasti, parent));
+        }
+        if cache.epoch != EPOCH.load(Relaxed) {
+            // A recycled code object was found on the way: don't trust what was cached.
+            cache.frames.clear();
+        }
+        parent
+    }
+
+    fn flush_pending_name(&mut self, tid: u32) {
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as u64;
+        if let Some(name) = self.pending_names.remove(&me) {
+            PENDING_NAMES.fetch_sub(1, Relaxed);
+            self.set_thread_name(tid, &name);
+        }
+    }
+
+    /// Names the thread whose pthread id is `ident`: now if it is the caller, else at that
+    /// thread's next allocation.
+    pub fn register_thread_name(&mut self, ident: u64, name: &str) {
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as u64;
+        if ident == me {
+            let tid = current_tid();
+            self.set_thread_name(tid, name);
+        } else if self.pending_names.insert(ident, name.to_string()).is_none() {
+            PENDING_NAMES.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Records an allocation made by the calling thread. Called from the hooks.
+#[inline]
+pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) {
+    if !ACTIVE.load(Relaxed) {
+        return;
+    }
+    let Some(_guard) = Guard::enter() else {
+        return;
+    };
+    let tid = current_tid();
+    let mut cache = thread_cache();
+    let n = match cache.as_deref_mut() {
+        Some(c) => seam::python_stack(&mut c.codes, &mut c.lastis),
+        None => 0,
+    };
+    let mut st = STATE.lock();
+    let Some(state) = st.as_mut() else {
+        return;
+    };
+    if PENDING_NAMES.load(Relaxed) > 0 {
+        state.flush_pending_name(tid);
+    }
+    let stack = match cache {
+        Some(c) => state.stack_id(c, n),
+        None => 0,
+    };
+    state.write_event(&Event {
+        allocator,
+        thread: tid,
+        address: address as u64,
+        size: size as u64,
+        stack,
+        native_stack: 0,
+    });
+}
+
+/// Records a deallocation (`free`, `munmap` with its length, the pymalloc free).
+#[inline]
+pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType) {
+    if !ACTIVE.load(Relaxed) {
+        return;
+    }
+    let Some(_guard) = Guard::enter() else {
+        return;
+    };
+    let tid = current_tid();
+    let mut st = STATE.lock();
+    if let Some(state) = st.as_mut() {
+        state.write_event(&Event {
+            allocator,
+            thread: tid,
+            address: address as u64,
+            size: size as u64,
+            stack: 0,
+            native_stack: 0,
+        });
+    }
+}
+
+/// Records the calling thread's name (from `prctl(PR_SET_NAME)`).
+pub fn record_thread_name(name: &str) {
+    if !ACTIVE.load(Relaxed) {
+        return;
+    }
+    let Some(_guard) = Guard::enter() else {
+        return;
+    };
+    let tid = current_tid();
+    if let Some(state) = STATE.lock().as_mut() {
+        state.set_thread_name(tid, name);
+    }
+}
+
+/// Number of Python frames on the calling thread's stack.
+pub fn python_depth() -> usize {
+    let mut codes = vec![std::ptr::null_mut(); MAX_DEPTH];
+    let mut lastis = vec![0; MAX_DEPTH];
+    seam::python_stack(&mut codes, &mut lastis)
+}

@@ -1,0 +1,191 @@
+//! `memray-capture run` (also `memray run`): runs a Python program under the tracker. The
+//! command line is parsed here; the program then runs in the chosen interpreter through
+//! `python -m memray.commands.run`, which replaces this process (same pid, same stdio, the
+//! program's exit status).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "memray-capture",
+    version,
+    about = "Run a Python program under the memray tracker"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the specified application and track memory usage
+    #[command(override_usage = "memray run [options] [-m module | -c cmd | file] [args]")]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Serialize)]
+struct RunArgs {
+    /// Output file name (default: <process_name>.<pid>.bin)
+    #[arg(short, long, conflicts_with_all = ["live", "live_remote"])]
+    output: Option<String>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    force: bool,
+    /// Don't show any tracking-specific output while running
+    #[arg(short, long)]
+    quiet: bool,
+    /// Track native (C/C++) stack frames as well
+    #[arg(long)]
+    native: bool,
+    /// Record allocations made by the pymalloc allocator
+    #[arg(long)]
+    trace_python_allocators: bool,
+    /// Record allocations in child processes forked from the tracked script
+    #[arg(long)]
+    follow_fork: bool,
+    /// Write aggregated stats to the output file instead of all allocations
+    #[arg(long)]
+    aggregate: bool,
+    /// Start a live tracking session and immediately connect a live server
+    #[arg(long)]
+    live: bool,
+    /// Start a live tracking session and wait until a client connects
+    #[arg(long)]
+    live_remote: bool,
+    /// Port to use when starting live tracking
+    #[arg(short = 'p', long)]
+    live_port: Option<u16>,
+    /// Do not compress the capture
+    #[arg(long)]
+    no_compress: bool,
+    /// Compress the capture (the default)
+    #[arg(long, hide = true)]
+    compress_on_exit: bool,
+    /// Program passed in as string
+    #[arg(short = 'c')]
+    run_as_cmd: bool,
+    /// Run library module as a script (terminates option list)
+    #[arg(short = 'm', conflicts_with = "run_as_cmd")]
+    run_as_module: bool,
+    /// The script, module or code to run, then its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "file"
+    )]
+    target: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Spec<'a> {
+    mode: &'static str,
+    target: &'a str,
+    args: &'a [String],
+    output: Option<&'a str>,
+    force: bool,
+    quiet: bool,
+    native: bool,
+    trace_python_allocators: bool,
+    follow_fork: bool,
+    no_compress: bool,
+    argv: Vec<String>,
+}
+
+/// The interpreter to run: the one `python -m memray` was started with, else the one beside
+/// this program (its virtualenv), else the active virtualenv's, else `python3` on PATH.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MEMRAY_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        dirs.push(d);
+    }
+    if let Some(v) = std::env::var_os("VIRTUAL_ENV") {
+        dirs.push(PathBuf::from(v).join("bin"));
+    }
+    for d in dirs {
+        for name in ["python3", "python"] {
+            let p = d.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    PathBuf::from("python3")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Cmd::Run(args) = cli.command;
+    if args.live_port.is_some() && !args.live_remote {
+        usage_error("The --live-port argument requires --live-remote");
+    }
+    if args.follow_fork && (args.live || args.live_remote) {
+        usage_error("--follow-fork cannot be used with the live TUI");
+    }
+    if args.aggregate && (args.live || args.live_remote) {
+        usage_error("--aggregate cannot be used with the live TUI");
+    }
+    if args.run_as_cmd && Path::new(&args.target[0]).exists() {
+        usage_error("remove the option -c to run a file");
+    }
+    memray_tools::cli::run("memray run", || run(args))
+}
+
+fn usage_error(msg: &str) -> ! {
+    eprintln!("usage: memray run [options] [-m module | -c cmd | file] [args]");
+    eprintln!("memray run: error: {msg}");
+    std::process::exit(2);
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    for (on, flag) in [
+        (args.native, "--native"),
+        (args.aggregate, "--aggregate"),
+        (args.live, "--live"),
+        (args.live_remote, "--live-remote"),
+    ] {
+        if on {
+            bail!("{flag} is not supported by this version yet");
+        }
+    }
+    let mode = if args.run_as_module {
+        "module"
+    } else if args.run_as_cmd {
+        "code"
+    } else {
+        "file"
+    };
+    let mut argv = vec!["memray".to_string()];
+    argv.extend(std::env::args().skip(1));
+    let spec = Spec {
+        mode,
+        target: &args.target[0],
+        args: &args.target[1..],
+        output: args.output.as_deref(),
+        force: args.force,
+        quiet: args.quiet,
+        native: args.native,
+        trace_python_allocators: args.trace_python_allocators,
+        follow_fork: args.follow_fork,
+        no_compress: args.no_compress,
+        argv,
+    };
+    let spec = serde_json::to_string(&spec)?;
+    let python = python();
+    let err = Command::new(&python)
+        .args(["-m", "memray.commands.run", &spec])
+        .exec();
+    bail!("could not run {}: {err}", python.display())
+}
