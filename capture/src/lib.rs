@@ -5,6 +5,7 @@
 mod got;
 mod hooks;
 mod pymalloc;
+mod reader;
 mod sampler;
 mod seam;
 mod tracker;
@@ -103,6 +104,7 @@ fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()>
     }
     TRACE_PYTHON_ALLOCATORS.store(trace_python_allocators, Relaxed);
     ACTIVE.store(true, Release);
+    let _quiet = seam::Guard::enter();
     *SAMPLER.lock() = Some(sampler::Sampler::start(interval));
     Ok(())
 }
@@ -217,6 +219,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(thread_id, m)?)?;
     m.add_function(wrap_pyfunction!(follow_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
+    m.add_class::<reader::CaptureReader>()?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::seam::Guard;
 use crate::tracker::{FLUSH_EVERY, STATE};
 
 pub struct Sampler {
@@ -29,6 +30,7 @@ pub fn rss_bytes() -> u64 {
 }
 
 impl Sampler {
+    /// Starts the thread; call with the guard held, so creating it is not recorded.
     pub fn start(interval_ms: u32) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -36,6 +38,8 @@ impl Sampler {
         let handle = std::thread::Builder::new()
             .name("memray-sampler".into())
             .spawn(move || {
+                // Nothing this thread allocates belongs to the tracked program.
+                let _quiet = Guard::enter();
                 while !flag.load(Relaxed) {
                     std::thread::sleep(interval);
                     let rss = rss_bytes();

@@ -28,7 +28,13 @@ impl Guard {
     #[inline]
     pub fn enter() -> Option<Guard> {
         // SAFETY: reads and writes this thread's initial-exec TLS word only.
-        (unsafe { memray_guard_enter() } != 0).then_some(Guard(()))
+        // (Not `then_some`: that would build a Guard eagerly and, dropping it, release the
+        // guard this thread already holds.)
+        if unsafe { memray_guard_enter() } != 0 {
+            Some(Guard(()))
+        } else {
+            None
+        }
     }
 }
 

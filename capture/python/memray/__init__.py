@@ -6,12 +6,17 @@ capture file; the ``memray`` command-line programs turn captures into reports.
 
 from memray._destinations import Destination, FileDestination, SocketDestination
 from memray._enums import AllocatorType, FileFormat, PythonAllocatorType
+from memray._reader import AllocationRecord, FileReader, MemorySnapshot, Metadata
 from memray._tracker import Tracker
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AllocationRecord",
     "AllocatorType",
+    "FileReader",
+    "MemorySnapshot",
+    "Metadata",
     "Destination",
     "FileDestination",
     "FileFormat",

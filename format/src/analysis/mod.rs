@@ -5,6 +5,7 @@
 pub mod definitions;
 pub mod modules;
 pub mod replay;
+pub mod snapshot;
 pub mod stats;
 
 pub use definitions::{Definitions, Frame};

@@ -32,6 +32,8 @@ pub struct LocStats {
     /// Live at the high-water mark.
     pub peak_bytes: u64,
     pub peak_count: u64,
+    /// Address of the first allocation made here (Memray shows it on aggregated records).
+    pub first_address: u64,
     gen: u32,
 }
 
@@ -162,6 +164,7 @@ impl Replay {
             key,
             LocStats {
                 gen: self.peak_gen,
+                first_address: e.address,
                 ..Default::default()
             },
         ));
