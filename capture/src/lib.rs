@@ -9,6 +9,7 @@ mod reader;
 mod sampler;
 mod seam;
 mod tracker;
+mod writer_thread;
 
 use std::sync::atomic::Ordering::*;
 

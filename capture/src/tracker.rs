@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use memray_format::records::*;
-use memray_format::{CaptureWriter, WriterOptions};
+use memray_format::{Compression, RecordEncoder};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use crate::seam::{self, Guard};
+use crate::writer_thread::WriterThread;
 
 /// True while events are being recorded. Checked first by every hook.
 pub static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -31,6 +32,8 @@ const MAX_DEPTH: usize = 1024;
 /// A chunk older than this is sealed and written by the sampler, so a killed process loses
 /// at most this much.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// Uncompressed size at which a chunk is sealed.
+const CHUNK_SIZE: usize = 1 << 20;
 
 pub enum Sink {
     File(File),
@@ -70,7 +73,8 @@ struct CodeEntry {
 }
 
 pub struct State {
-    writer: CaptureWriter<Sink>,
+    encoder: RecordEncoder,
+    writer: Option<WriterThread>,
     pub options: Options,
     codes: FxHashMap<usize, CodeEntry>,
     trie: FxHashMap<(u32, u32, u32), u32>,
@@ -173,21 +177,20 @@ fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
 }
 
 impl State {
-    /// Opens the destination and writes the header.
+    /// Opens the destination, writes the header and starts the writer thread.
     pub fn create(options: Options) -> io::Result<State> {
         let sink = open_sink(&options.path, options.overwrite)?;
-        let writer = CaptureWriter::new(
-            sink,
-            &options.header,
-            WriterOptions {
-                compress: options.compress,
-                chunk_size: 1 << 20,
-            },
-        )?;
+        let compression = if options.compress {
+            Compression::Zstd(1)
+        } else {
+            Compression::None
+        };
+        let writer = WriterThread::start(sink, &options.header, compression)?;
         EPOCH.fetch_add(1, Relaxed);
         PENDING_NAMES.store(0, Relaxed);
         Ok(State {
-            writer,
+            encoder: RecordEncoder::new(CHUNK_SIZE),
+            writer: Some(writer),
             options,
             codes: FxHashMap::default(),
             trie: FxHashMap::default(),
@@ -209,58 +212,73 @@ impl State {
         }
     }
 
-    fn check<T>(&mut self, r: io::Result<T>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
+    /// Hands the buffered records to the writer thread as a chunk.
+    fn seal(&mut self) {
+        let Some(w) = &self.writer else { return };
+        if let Some(chunk) = self.encoder.take_chunk(w.spare_buffer()) {
+            if let Err(e) = w.send(chunk) {
                 self.fail(e);
-                None
             }
+        }
+    }
+
+    #[inline]
+    fn seal_if_full(&mut self) {
+        if self.encoder.is_full() {
+            self.seal();
         }
     }
 
     pub fn write_event(&mut self, e: &Event) {
         if !self.failed {
-            let r = self.writer.event(e);
-            self.check(r);
+            self.encoder.event(e);
+            self.seal_if_full();
         }
     }
 
     pub fn set_thread_name(&mut self, thread: u32, name: &str) {
         if !self.failed {
-            let r = self.writer.thread_name(&ThreadName {
+            self.encoder.thread_name(&ThreadName {
                 thread,
                 name: name.to_string(),
             });
-            self.check(r);
+            self.seal_if_full();
         }
     }
 
     pub fn memory_sample(&mut self, rss: u64) {
         if !self.failed {
-            let r = self.writer.memory_sample(&MemorySample {
+            self.encoder.memory_sample(&MemorySample {
                 time_ms: now_ms(),
                 rss,
             });
-            self.check(r);
+            self.seal_if_full();
         }
     }
 
-    /// Seals and writes the buffered records.
+    /// Hands everything buffered to the writer, so a kill loses as little as possible.
     pub fn sync(&mut self) {
         if !self.failed {
-            let r = self.writer.sync();
-            self.check(r);
+            self.seal();
         }
         self.last_flush = Instant::now();
     }
 
-    /// Writes the footer and closes the destination.
-    pub fn finish(self) -> io::Result<()> {
+    /// Seals the last chunk, writes the footer and waits for the file to be complete.
+    pub fn finish(mut self) -> io::Result<()> {
+        if !self.failed {
+            self.seal();
+        }
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
         if self.failed {
+            writer.abandon();
             return Ok(());
         }
-        self.writer.finish(now_ms()).map(drop)
+        let mut trailer = *self.encoder.totals();
+        trailer.end_time_ms = now_ms();
+        writer.finish(trailer)
     }
 
     fn code_id(&mut self, code: *mut c_void) -> Option<u32> {
@@ -273,12 +291,11 @@ impl State {
             EPOCH.fetch_add(1, Relaxed);
         }
         let (function, filename, first_line) = seam::code_info(code);
-        let r = self.writer.define_code(&CodeDef {
+        let id = self.encoder.define_code(&CodeDef {
             function,
             filename,
             first_line,
         });
-        let id = self.check(r)?;
         self.codes.insert(
             code as usize,
             CodeEntry {
@@ -306,12 +323,11 @@ impl State {
         if let Some(&id) = self.trie.get(&(parent, code_id, line)) {
             return Some(id);
         }
-        let r = self.writer.define_node(&StackNode {
+        let id = self.encoder.define_node(&StackNode {
             parent,
             code: code_id,
             line,
         });
-        let id = self.check(r)?;
         self.trie.insert((parent, code_id, line), id);
         Some(id)
     }

@@ -12,15 +12,29 @@ pub const FLAG_LZ4: u8 = 1;
 /// Upper bound on a chunk's decoded payload; anything larger is corrupt.
 pub const MAX_CHUNK_RAW_LEN: u32 = 64 << 20;
 
-pub const TAG_EVENT_NATIVE: u8 = 0x40;
-pub const TAG_THREAD: u8 = 0x20;
-pub const TAG_THREAD_NAME: u8 = 0x21;
-pub const TAG_CODE: u8 = 0x22;
-pub const TAG_NODE: u8 = 0x23;
-pub const TAG_MEMORY: u8 = 0x24;
-pub const TAG_NATIVE_NODE: u8 = 0x25;
-pub const TAG_IMAGE: u8 = 0x26;
-pub const TAG_IMAGES_RESET: u8 = 0x27;
+pub const FLAG_ZSTD: u8 = 2;
+
+// Control records (tag byte < 0x80).
+pub const TAG_THREAD: u8 = 0x01;
+pub const TAG_THREAD_NAME: u8 = 0x02;
+pub const TAG_CODE: u8 = 0x03;
+pub const TAG_NODE: u8 = 0x04;
+pub const TAG_MEMORY: u8 = 0x05;
+pub const TAG_NATIVE_NODE: u8 = 0x06;
+pub const TAG_IMAGE: u8 = 0x07;
+pub const TAG_IMAGES_RESET: u8 = 0x08;
+
+// Events: 0x80 | flags | allocator (low four bits).
+pub const TAG_EVENT: u8 = 0x80;
+/// A native stack id follows.
+pub const EV_NATIVE: u8 = 0x40;
+/// The address is one of the last [`RING`] distinct addresses: a one-byte slot number follows
+/// instead of the address delta.
+pub const EV_RING: u8 = 0x20;
+/// The size equals the previous allocation's size and is not written.
+pub const EV_SAME_SIZE: u8 = 0x10;
+/// Number of recently seen addresses both sides remember.
+pub const RING: usize = 16;
 
 /// The 36-byte header in front of every chunk's stored payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,7 +78,10 @@ impl ChunkHeader {
         if b[0..4] != CHUNK_MAGIC {
             return Err(FormatError::corrupt(offset, "bad chunk magic"));
         }
-        if b[5..8] != [0, 0, 0] || b[4] & !FLAG_LZ4 != 0 {
+        if b[5..8] != [0, 0, 0]
+            || b[4] & !(FLAG_LZ4 | FLAG_ZSTD) != 0
+            || b[4] == FLAG_LZ4 | FLAG_ZSTD
+        {
             return Err(FormatError::corrupt(offset, "unknown chunk flags"));
         }
         let w = |i: usize| u32::from_le_bytes(b[8 + 4 * i..12 + 4 * i].try_into().unwrap());
@@ -81,10 +98,39 @@ impl ChunkHeader {
         if h.raw_len > MAX_CHUNK_RAW_LEN || h.stored_len > MAX_CHUNK_RAW_LEN + 1024 {
             return Err(FormatError::corrupt(offset, "chunk length out of range"));
         }
-        if h.flags & FLAG_LZ4 == 0 && h.stored_len != h.raw_len {
+        if h.flags == 0 && h.stored_len != h.raw_len {
             return Err(FormatError::corrupt(offset, "chunk lengths disagree"));
         }
         Ok(h)
+    }
+}
+
+/// The recently seen addresses, in slots overwritten round-robin (the same on both sides).
+#[derive(Clone, Copy)]
+struct AddressRing {
+    slots: [u64; RING],
+    next: usize,
+}
+
+impl Default for AddressRing {
+    fn default() -> Self {
+        AddressRing {
+            slots: [u64::MAX; RING],
+            next: 0,
+        }
+    }
+}
+
+impl AddressRing {
+    #[inline]
+    fn find(&self, addr: u64) -> Option<usize> {
+        self.slots.iter().position(|&a| a == addr)
+    }
+
+    #[inline]
+    fn push(&mut self, addr: u64) {
+        self.slots[self.next] = addr;
+        self.next = (self.next + 1) % RING;
     }
 }
 
@@ -95,10 +141,12 @@ pub struct ChunkEncoder {
     pub n_events: u32,
     thread: Option<u32>,
     prev_address: u64,
+    prev_size: u64,
     prev_stack: u32,
     prev_native: u32,
     prev_code: u32,
     prev_ip: u64,
+    ring: AddressRing,
 }
 
 impl ChunkEncoder {
@@ -131,19 +179,44 @@ impl ChunkEncoder {
     #[inline]
     pub fn event(&mut self, e: &Event) {
         self.switch_thread(e.thread);
-        let native = !e.allocator.is_deallocator() && e.native_stack != 0;
-        self.buf
-            .push(e.allocator as u8 | if native { TAG_EVENT_NATIVE } else { 0 });
-        put_u64(
-            &mut self.buf,
-            zigzag(e.address.wrapping_sub(self.prev_address) as i64),
-        );
+        let dealloc = e.allocator.is_deallocator();
+        let native = !dealloc && e.native_stack != 0;
+        let slot = if e.address == u64::MAX {
+            None // the empty-slot marker never names an address
+        } else {
+            self.ring.find(e.address)
+        };
+        let same_size = !dealloc && e.size == self.prev_size;
+        let mut tag = TAG_EVENT | e.allocator as u8;
+        if native {
+            tag |= EV_NATIVE;
+        }
+        if slot.is_some() {
+            tag |= EV_RING;
+        }
+        if same_size {
+            tag |= EV_SAME_SIZE;
+        }
+        self.buf.push(tag);
+        match slot {
+            Some(i) => self.buf.push(i as u8),
+            None => {
+                put_u64(
+                    &mut self.buf,
+                    zigzag(e.address.wrapping_sub(self.prev_address) as i64),
+                );
+                self.ring.push(e.address);
+            }
+        }
         self.prev_address = e.address;
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {}
             AllocatorType::Munmap => put_u64(&mut self.buf, e.size),
             _ => {
-                put_u64(&mut self.buf, e.size);
+                if !same_size {
+                    put_u64(&mut self.buf, e.size);
+                    self.prev_size = e.size;
+                }
                 put_u64(
                     &mut self.buf,
                     zigzag(i64::from(e.stack) - i64::from(self.prev_stack)),
@@ -248,8 +321,15 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
         ..Default::default()
     };
     let mut thread: Option<u32> = None;
-    let (mut prev_address, mut prev_stack, mut prev_native, mut prev_code, mut prev_ip) =
-        (0u64, 0u32, 0u32, 0u32, 0u64);
+    let (
+        mut prev_address,
+        mut prev_size,
+        mut prev_stack,
+        mut prev_native,
+        mut prev_code,
+        mut prev_ip,
+    ) = (0u64, 0u64, 0u32, 0u32, 0u32, 0u64);
+    let mut ring = AddressRing::default();
     let trunc = || FormatError::corrupt(offset, "record runs past the end of its chunk");
     while !c.is_empty() {
         let tag = c.u8().ok_or_else(trunc)?;
@@ -326,22 +406,39 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                 }));
             }
             TAG_IMAGES_RESET => chunk.images.push(None),
-            _ => {
-                let allocator = AllocatorType::from_u8(tag & !TAG_EVENT_NATIVE)
-                    .ok_or_else(|| bad("unknown record tag"))?;
-                let native = tag & TAG_EVENT_NATIVE != 0;
-                if native && allocator.is_deallocator() {
-                    return Err(bad("deallocation with a native stack"));
+            _ if tag & TAG_EVENT != 0 => {
+                let allocator = AllocatorType::from_u8(tag & 0x0f)
+                    .ok_or_else(|| bad("unknown allocator in event"))?;
+                let native = tag & EV_NATIVE != 0;
+                let dealloc = allocator.is_deallocator();
+                if (native || tag & EV_SAME_SIZE != 0) && dealloc {
+                    return Err(bad("deallocation with allocation-only flags"));
                 }
                 let thread = thread.ok_or_else(|| bad("event before any thread record"))?;
-                let address = prev_address.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
+                let address = if tag & EV_RING != 0 {
+                    let slot = c.u8().ok_or_else(trunc)? as usize;
+                    *ring
+                        .slots
+                        .get(slot)
+                        .filter(|&&a| a != u64::MAX)
+                        .ok_or_else(|| bad("event refers to an empty address slot"))?
+                } else {
+                    let a = prev_address.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
+                    ring.push(a);
+                    a
+                };
                 prev_address = address;
                 let (mut size, mut stack, mut native_stack) = (0u64, 0u32, 0u32);
                 match allocator {
                     AllocatorType::Free | AllocatorType::PymallocFree => {}
                     AllocatorType::Munmap => size = c.u64().ok_or_else(trunc)?,
                     _ => {
-                        size = c.u64().ok_or_else(trunc)?;
+                        if tag & EV_SAME_SIZE != 0 {
+                            size = prev_size;
+                        } else {
+                            size = c.u64().ok_or_else(trunc)?;
+                            prev_size = size;
+                        }
                         let s = i64::from(prev_stack) + c.i64().ok_or_else(trunc)?;
                         stack = u32::try_from(s).map_err(|_| bad("stack id out of range"))?;
                         prev_stack = stack;
@@ -362,6 +459,7 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                     native_stack,
                 });
             }
+            _ => return Err(bad("unknown record tag")),
         }
     }
     if chunk.events.len() != h.n_events as usize {

@@ -18,4 +18,6 @@ pub mod writer;
 pub use error::{FormatError, Result};
 pub use reader::{Capture, CaptureFile, StreamReader};
 pub use records::*;
-pub use writer::{CaptureWriter, WriterOptions};
+pub use writer::{
+    CaptureWriter, ChunkFileWriter, Compression, RawChunk, RecordEncoder, WriterOptions,
+};

@@ -9,7 +9,9 @@ use std::path::Path;
 use memmap2::Mmap;
 use rayon::prelude::*;
 
-use crate::chunk::{decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4};
+use crate::chunk::{
+    decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4, FLAG_ZSTD,
+};
 use crate::error::{FormatError, Result};
 use crate::file_layout::*;
 use crate::records::{Header, Trailer};
@@ -48,14 +50,14 @@ fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
     if crc32fast::hash(stored) != h.crc32 {
         return Err(FormatError::corrupt(offset, "chunk checksum mismatch"));
     }
-    if h.flags & FLAG_LZ4 != 0 {
-        lz4_flex::block::decompress(stored, h.raw_len as usize)
-            .ok()
-            .filter(|v| v.len() == h.raw_len as usize)
-            .ok_or_else(|| FormatError::corrupt(offset, "chunk does not decompress"))
-    } else {
-        Ok(stored.to_vec())
-    }
+    let n = h.raw_len as usize;
+    let out = match h.flags {
+        FLAG_LZ4 => lz4_flex::block::decompress(stored, n).ok(),
+        FLAG_ZSTD => zstd::bulk::decompress(stored, n).ok(),
+        _ => return Ok(stored.to_vec()),
+    };
+    out.filter(|v| v.len() == n)
+        .ok_or_else(|| FormatError::corrupt(offset, "chunk does not decompress"))
 }
 
 fn decode_chunk_at(data: &[u8], loc: &ChunkLoc) -> Result<Chunk> {

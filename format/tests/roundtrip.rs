@@ -26,12 +26,13 @@ fn header() -> Header {
 }
 
 /// Writes a small capture with every record kind; returns the bytes.
-fn sample(compress: bool, chunk_size: usize) -> Vec<u8> {
+fn sample(compress: impl Into<Compress>, chunk_size: usize) -> Vec<u8> {
+    let compression = compress.into().0;
     let mut w = CaptureWriter::new(
         Vec::new(),
         &header(),
         WriterOptions {
-            compress,
+            compression,
             chunk_size,
         },
     )
@@ -142,7 +143,7 @@ fn all_chunks(bytes: Vec<u8>) -> (Vec<Chunk>, Option<Trailer>) {
 
 #[test]
 fn every_record_kind_round_trips() {
-    for compress in [false, true] {
+    for compress in [Compression::None, Compression::Lz4, Compression::Zstd(1)] {
         for chunk_size in [16, 64, 1 << 20] {
             let bytes = sample(compress, chunk_size);
             let (chunks, trailer) = all_chunks(bytes.clone());
@@ -311,4 +312,70 @@ fn crc32fast_hash(d: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(d);
     h.finalize()
+}
+
+/// Lets tests say `true`/`false` (zstd or none) or name a compression.
+struct Compress(Compression);
+
+impl From<bool> for Compress {
+    fn from(b: bool) -> Self {
+        Compress(if b {
+            Compression::Zstd(1)
+        } else {
+            Compression::None
+        })
+    }
+}
+
+impl From<Compression> for Compress {
+    fn from(c: Compression) -> Self {
+        Compress(c)
+    }
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    (
+        0usize..15,
+        1u32..4,
+        prop_oneof![0u64..64, any::<u64>()],
+        prop_oneof![Just(32u64), 0u64..100_000],
+        0u32..3,
+    )
+        .prop_map(|(a, thread, addr, size, stack)| {
+            let allocator = AllocatorType::ALL[a];
+            let dealloc = allocator.is_deallocator();
+            Event {
+                allocator,
+                thread,
+                address: addr.wrapping_mul(16).wrapping_add(0x1000),
+                size: if allocator == AllocatorType::Free
+                    || allocator == AllocatorType::PymallocFree
+                {
+                    0
+                } else {
+                    size
+                },
+                stack: if dealloc { 0 } else { stack },
+                native_stack: 0,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// Any event stream (repeated addresses, repeated sizes, thread switches) reads back as written.
+    #[test]
+    fn random_event_streams_round_trip(events in proptest::collection::vec(arb_event(), 0..400), chunk in 8usize..2000) {
+        let mut w = CaptureWriter::new(Vec::new(), &header(), WriterOptions { compression: Compression::Zstd(1), chunk_size: chunk }).unwrap();
+        for _ in 0..3 {
+            w.define_node(&StackNode { parent: 0, code: 0, line: 1 }).unwrap();
+        }
+        for e in &events {
+            w.event(e).unwrap();
+        }
+        let bytes = w.finish(5).unwrap();
+        let (chunks, _) = all_chunks(bytes);
+        let back: Vec<Event> = chunks.into_iter().flat_map(|c| c.events).collect();
+        prop_assert_eq!(back, events);
+    }
 }

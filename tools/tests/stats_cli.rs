@@ -169,7 +169,7 @@ fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
 
 /// One record per chunk: every record seals its own chunk.
 const TINY_CHUNKS: WriterOptions = WriterOptions {
-    compress: true,
+    compression: memray_format::Compression::Zstd(1),
     chunk_size: 1,
 };
 
@@ -483,7 +483,7 @@ fn stdin_and_piped_output_give_the_same_json() {
     for opts in [
         TINY_CHUNKS,
         WriterOptions {
-            compress: false,
+            compression: memray_format::Compression::None,
             chunk_size: 40,
         },
     ] {

@@ -1,0 +1,91 @@
+//! The capture's output half on a thread of its own: finished chunks arrive over a bounded
+//! channel and are compressed and written there, so an allocation never waits for zstd. The
+//! channel's bound makes a tracked program that outruns the disk wait instead of growing.
+
+use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use memray_format::records::{Header, Trailer};
+use memray_format::{ChunkFileWriter, Compression, RawChunk};
+
+use crate::seam::Guard;
+
+enum Msg {
+    Chunk(RawChunk),
+    Finish(Trailer),
+}
+
+pub struct WriterThread {
+    tx: SyncSender<Msg>,
+    spare: Receiver<Vec<u8>>,
+    handle: JoinHandle<io::Result<()>>,
+}
+
+impl WriterThread {
+    /// Writes the file header on the caller's thread (so errors show at once), then starts the
+    /// thread that writes everything else.
+    pub fn start<W: Write + Send + 'static>(
+        out: W,
+        header: &Header,
+        compression: Compression,
+    ) -> io::Result<WriterThread> {
+        let mut file = ChunkFileWriter::new(out, header, compression)?;
+        let (tx, rx) = sync_channel::<Msg>(8);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::Builder::new()
+            .name("memray-writer".into())
+            .spawn(move || -> io::Result<()> {
+                let _quiet = Guard::enter();
+                for msg in rx {
+                    match msg {
+                        Msg::Chunk(c) => {
+                            let buf = file.write_chunk(c)?;
+                            let _ = spare_tx.try_send(buf);
+                        }
+                        Msg::Finish(trailer) => {
+                            file.finish(&trailer)?;
+                            return Ok(());
+                        }
+                    }
+                }
+                // The tracker went away without finishing (it failed): leave the file as is.
+                file.flush()
+            })?;
+        Ok(WriterThread { tx, spare, handle })
+    }
+
+    /// A buffer for the next chunk, recycled from one already written when possible.
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.spare.try_recv().unwrap_or_default()
+    }
+
+    /// Hands a chunk over; fails when the writer thread has stopped (a write error).
+    pub fn send(&self, chunk: RawChunk) -> io::Result<()> {
+        self.tx
+            .send(Msg::Chunk(chunk))
+            .map_err(|_| self.stopped_error())
+    }
+
+    fn stopped_error(&self) -> io::Error {
+        io::Error::other("the capture writer stopped")
+    }
+
+    /// Writes the footer and waits for everything to reach the file.
+    pub fn finish(self, trailer: Trailer) -> io::Result<()> {
+        let sent = self.tx.send(Msg::Finish(trailer));
+        drop(self.tx);
+        let joined = self
+            .handle
+            .join()
+            .map_err(|_| io::Error::other("the capture writer panicked"))?;
+        joined?;
+        sent.map_err(|_| io::Error::other("the capture writer stopped"))
+    }
+
+    /// Stops without a footer (the capture reads as cut short).
+    pub fn abandon(self) {
+        drop(self.tx);
+        let _ = self.handle.join();
+    }
+}
