@@ -2,8 +2,7 @@
 //! `memory_interval_ms` and seals the pending chunk regularly, so a killed process leaves a
 //! capture that is at most a moment behind.
 
-use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::Arc;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -11,7 +10,8 @@ use crate::seam::Guard;
 use crate::tracker::{FLUSH_EVERY, STATE};
 
 pub struct Sampler {
-    stop: Arc<AtomicBool>,
+    /// Dropping or sending on it wakes the thread and makes it stop.
+    stop: Option<Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -32,16 +32,14 @@ pub fn rss_bytes() -> u64 {
 impl Sampler {
     /// Starts the thread; call with the guard held, so creating it is not recorded.
     pub fn start(interval_ms: u32) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, wake) = channel::<()>();
         let interval = Duration::from_millis(u64::from(interval_ms.max(1)));
         let handle = std::thread::Builder::new()
             .name("memray-sampler".into())
             .spawn(move || {
                 // Nothing this thread allocates belongs to the tracked program.
                 let _quiet = Guard::enter();
-                while !flag.load(Relaxed) {
-                    std::thread::sleep(interval);
+                while let Err(RecvTimeoutError::Timeout) = wake.recv_timeout(interval) {
                     let rss = rss_bytes();
                     let mut st = STATE.lock();
                     let Some(state) = st.as_mut() else { break };
@@ -52,11 +50,15 @@ impl Sampler {
                 }
             })
             .ok();
-        Sampler { stop, handle }
+        Sampler {
+            stop: Some(stop),
+            handle,
+        }
     }
 
+    /// Wakes the thread and waits for it to end.
     pub fn stop(mut self) {
-        self.stop.store(true, Relaxed);
+        drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

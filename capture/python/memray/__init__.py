@@ -1,26 +1,40 @@
 """A memory profiler for Python applications (a Rust re-implementation of Memray).
 
 The public API matches Memray 1.20: ``Tracker`` records every allocation of the process into a
-capture file; the ``memray`` command-line programs turn captures into reports.
+capture file; ``FileReader`` reads one back; the ``memray`` command-line programs turn captures
+into reports. Names are imported on first use, so ``memray run`` starts the program quickly.
 """
-
-from memray._destinations import Destination, FileDestination, SocketDestination
-from memray._enums import AllocatorType, FileFormat, PythonAllocatorType
-from memray._reader import AllocationRecord, FileReader, MemorySnapshot, Metadata
-from memray._tracker import Tracker
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AllocationRecord",
-    "AllocatorType",
-    "FileReader",
-    "MemorySnapshot",
-    "Metadata",
-    "Destination",
-    "FileDestination",
-    "FileFormat",
-    "PythonAllocatorType",
-    "SocketDestination",
-    "Tracker",
-]
+_LAZY = {
+    "Tracker": "memray._tracker",
+    "Destination": "memray._destinations",
+    "FileDestination": "memray._destinations",
+    "SocketDestination": "memray._destinations",
+    "AllocatorType": "memray._enums",
+    "FileFormat": "memray._enums",
+    "PythonAllocatorType": "memray._enums",
+    "AllocationRecord": "memray._reader",
+    "FileReader": "memray._reader",
+    "MemorySnapshot": "memray._reader",
+    "Metadata": "memray._reader",
+    "size_fmt": "memray._reader",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memray' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

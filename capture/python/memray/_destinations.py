@@ -1,26 +1,39 @@
 """Where a Tracker sends its records: a file, or a socket for live mode."""
 
-import os
-from dataclasses import dataclass
-from typing import Union
-
 
 class Destination:
-    pass
+    __slots__ = ()
+
+    def _fields(self):
+        return tuple(getattr(self, f) for f in self.__slots__)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._fields() == other._fields()
+
+    def __hash__(self):
+        return hash((type(self), self._fields()))
+
+    def __repr__(self):
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__)
+        return f"{type(self).__name__}({args})"
 
 
-@dataclass(frozen=True)
 class FileDestination(Destination):
     """Write the capture to ``path``; refuse an existing file unless ``overwrite``."""
 
-    path: Union[str, "os.PathLike[str]"]
-    overwrite: bool = False
-    compress_on_exit: bool = True
+    __slots__ = ("path", "overwrite", "compress_on_exit")
+
+    def __init__(self, path, overwrite=False, compress_on_exit=True):
+        self.path = path
+        self.overwrite = overwrite
+        self.compress_on_exit = compress_on_exit
 
 
-@dataclass(frozen=True)
 class SocketDestination(Destination):
     """Stream the capture to one client connecting to ``address:server_port``."""
 
-    server_port: int
-    address: str = "127.0.0.1"
+    __slots__ = ("server_port", "address")
+
+    def __init__(self, server_port, address="127.0.0.1"):
+        self.server_port = server_port
+        self.address = address

@@ -1,14 +1,12 @@
 """``memray.Tracker``: records every allocation made while the ``with`` block runs."""
 
 import os
-import pathlib
-import site
 import sys
-import sysconfig
 
 from memray import _memray, _thread_names
 from memray._destinations import Destination, FileDestination, SocketDestination
-from memray._enums import FileFormat
+
+ALL_ALLOCATIONS = 0
 
 _fork_hook_registered = False
 _active_tracker = None
@@ -22,7 +20,10 @@ def _after_fork_in_child():
 
 
 def _python_paths():
-    stdlib = str(pathlib.Path(sysconfig.get_path("stdlib")).resolve())
+    import site
+    import sysconfig
+
+    stdlib = os.path.realpath(sysconfig.get_path("stdlib"))
     site_packages = list(site.getsitepackages())
     user_site = site.getusersitepackages()
     if user_site and os.path.exists(user_site):
@@ -47,7 +48,7 @@ class Tracker:
         memory_interval_ms: int = 10,
         follow_fork: bool = False,
         trace_python_allocators: bool = False,
-        file_format: FileFormat = FileFormat.ALL_ALLOCATIONS,
+        file_format=ALL_ALLOCATIONS,
     ):
         if (file_name is None) == (destination is None):
             raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
@@ -64,7 +65,11 @@ class Tracker:
         self.memory_interval_ms = memory_interval_ms
         self.follow_fork = follow_fork
         self.trace_python_allocators = trace_python_allocators
-        self.file_format = FileFormat(file_format)
+        if file_format != ALL_ALLOCATIONS:
+            from memray._enums import FileFormat
+
+            file_format = FileFormat(file_format)
+        self.file_format = file_format
         self._main_tid = None
 
     def __enter__(self):
@@ -75,7 +80,7 @@ class Tracker:
             raise NotImplementedError("SocketDestination (live mode) is not available yet")
         if self.native_traces:
             raise NotImplementedError("native_traces is not available yet")
-        if self.file_format != FileFormat.ALL_ALLOCATIONS:
+        if self.file_format != ALL_ALLOCATIONS:
             raise NotImplementedError("FileFormat.AGGREGATED_ALLOCATIONS is not available yet")
         dest = self.destination
         stdlib, site_packages, sys_path = _python_paths()

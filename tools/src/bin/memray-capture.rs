@@ -9,7 +9,6 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +28,7 @@ enum Cmd {
     Run(RunArgs),
 }
 
-#[derive(clap::Args, Serialize)]
+#[derive(clap::Args)]
 struct RunArgs {
     /// Output file name (default: <process_name>.<pid>.bin)
     #[arg(short, long, conflicts_with_all = ["live", "live_remote"])]
@@ -81,21 +80,6 @@ struct RunArgs {
         value_name = "file"
     )]
     target: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Spec<'a> {
-    mode: &'static str,
-    target: &'a str,
-    args: &'a [String],
-    output: Option<&'a str>,
-    force: bool,
-    quiet: bool,
-    native: bool,
-    trace_python_allocators: bool,
-    follow_fork: bool,
-    no_compress: bool,
-    argv: Vec<String>,
 }
 
 /// The interpreter to run: the one `python -m memray` was started with, else the one beside
@@ -167,25 +151,31 @@ fn run(args: RunArgs) -> Result<()> {
     } else {
         "file"
     };
-    let mut argv = vec!["memray".to_string()];
-    argv.extend(std::env::args().skip(1));
-    let spec = Spec {
-        mode,
-        target: &args.target[0],
-        args: &args.target[1..],
-        output: args.output.as_deref(),
-        force: args.force,
-        quiet: args.quiet,
-        native: args.native,
-        trace_python_allocators: args.trace_python_allocators,
-        follow_fork: args.follow_fork,
-        no_compress: args.no_compress,
-        argv,
-    };
-    let spec = serde_json::to_string(&spec)?;
+    let mut flags = String::new();
+    for (on, letter) in [
+        (args.force, 'f'),
+        (args.quiet, 'q'),
+        (args.native, 'n'),
+        (args.trace_python_allocators, 't'),
+        (args.follow_fork, 'F'),
+        (args.no_compress, 'z'),
+    ] {
+        if on {
+            flags.push(letter);
+        }
+    }
+    if flags.is_empty() {
+        flags.push('-');
+    }
+    let mut command_line = vec!["memray".to_string()];
+    command_line.extend(std::env::args().skip(1));
     let python = python();
     let err = Command::new(&python)
-        .args(["-m", "memray.commands.run", &spec])
+        .args(["-m", "memray.commands.run", &flags])
+        .arg(args.output.as_deref().unwrap_or(""))
+        .arg(mode)
+        .args(&args.target)
+        .env("MEMRAY_COMMAND_LINE", command_line.join(" "))
         .exec();
     bail!("could not run {}: {err}", python.display())
 }

@@ -1,15 +1,24 @@
 """The tracked half of ``memray run``: ``memray-capture`` parses the command line and starts
-this module in the interpreter to profile (``python -m memray.commands.run SPEC``), which runs
-the target program inside a ``Tracker`` exactly as Python would run it."""
+this module in the interpreter to profile, which runs the target program inside a ``Tracker``
+exactly as Python would run it:
 
-import ast
-import json
+    python -m memray.commands.run FLAGS OUTPUT MODE TARGET [ARGS...]
+
+FLAGS is ``-`` or letters: f (--force), q (--quiet), n (--native), t
+(--trace-python-allocators), F (--follow-fork), z (--no-compress); OUTPUT is the output file
+or empty for the default name; MODE is ``file``, ``module`` or ``code``. The memray command
+line as typed comes in the environment variable MEMRAY_COMMAND_LINE. (Kept to plain argv so
+starting the program imports as little as possible.)"""
+
 import os
 import runpy
 import sys
 
 from memray._destinations import FileDestination
 from memray._tracker import Tracker
+
+
+_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST, without importing ast
 
 
 class _CommandError(Exception):
@@ -27,7 +36,7 @@ def _validate_target(spec):
         else:
             with open(spec["target"], "rb") as f:
                 source = f.read()
-        ast.parse(source)
+        compile(source, spec["target"], "exec", _ONLY_AST, dont_inherit=True)
     except (SyntaxError, ValueError):
         raise _CommandError("Only valid Python files or commands can be executed under memray")
     except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
@@ -103,8 +112,26 @@ def _run_tracker(spec, filename):
         tracker_cm.__exit__(*sys.exc_info())
 
 
-def main(spec_json):
-    spec = json.loads(spec_json)
+def _parse(argv):
+    flags, output, mode, target, *args = argv
+    command_line = os.environ.pop("MEMRAY_COMMAND_LINE", "memray run")
+    return {
+        "force": "f" in flags,
+        "quiet": "q" in flags,
+        "native": "n" in flags,
+        "trace_python_allocators": "t" in flags,
+        "follow_fork": "F" in flags,
+        "no_compress": "z" in flags,
+        "output": output or None,
+        "mode": mode,
+        "target": target,
+        "args": args,
+        "argv": command_line.split(" "),
+    }
+
+
+def main(argv):
+    spec = _parse(argv)
     try:
         _validate_target(spec)
         filename = _output_name(spec)
@@ -118,4 +145,6 @@ def main(spec_json):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv.pop(1)))
+    _argv = sys.argv[1:]
+    del sys.argv[1:]
+    sys.exit(main(_argv))

@@ -1,0 +1,225 @@
+"""Benchmarks ours against Memray 1.20 on the same machine in the same run.
+
+- Tracking overhead: every workload in ../shared/bench/workloads run bare, under Memray and
+  under ours, interleaved (bare, Memray, ours, bare, ...), a warm-up round then --rounds rounds;
+  median wall time, median ratio to bare, per workload and mode, and the geometric mean.
+- Capture size and the tracked program's peak RSS of each run.
+- Report speed: time and peak RSS of each report on captures of bigtrace.py (about 1 and 10
+  million allocations under --trace-python-allocators), ours vs Memray's on its own capture.
+
+Writes a Markdown report to stdout and results/latest.md.
+"""
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = (HERE.parent.parent / "shared" / "bench" / "workloads").resolve()
+if not WORKLOADS.is_dir():
+    WORKLOADS = (HERE.parent / ".." / "shared" / "bench" / "workloads").resolve()
+
+MODES = {
+    "default": [],
+    "trace-python-allocators": ["--trace-python-allocators"],
+}
+WORKLOAD_ARGS = {"bigtrace.py": ["1m"]}
+
+
+def run_measured(cmd, cwd, env=None, stdout=subprocess.DEVNULL):
+    """Runs cmd; returns (wall seconds, peak RSS bytes of the process tree's largest child)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, rusage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({code}): {stderr[-2000:]}")
+    return wall, rusage.ru_maxrss * 1024
+
+
+def fmt_bytes(n):
+    for unit in ["B", "KB", "MB", "GB"]:
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def geomean(xs):
+    xs = [x for x in xs if x > 0]
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+
+class Bench:
+    def __init__(self, ours, memray, rounds, workdir, only):
+        self.ours_py = Path(ours) / "bin" / "python"
+        self.ours_memray = Path(ours) / "bin" / "memray"
+        self.memray_py = Path(memray) / "bin" / "python"
+        self.rounds = rounds
+        self.workdir = Path(workdir)
+        self.only = only
+        self.lines = []
+
+    def out(self, line=""):
+        print(line, flush=True)
+        self.lines.append(line)
+
+    def versions(self):
+        mv = subprocess.run(
+            [self.memray_py, "-c", "import memray; print(memray.__version__)"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        ov = subprocess.run([self.ours_memray, "--version"], capture_output=True, text=True).stdout.strip()
+        cpu = "unknown"
+        try:
+            for line in open("/proc/cpuinfo"):
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        return mv, ov, cpu
+
+    def commands(self, workload, mode):
+        script = str(WORKLOADS / workload)
+        args = WORKLOAD_ARGS.get(workload, [])
+        flags = MODES[mode]
+        out_m = self.workdir / f"memray-{workload}-{mode}.bin"
+        out_o = self.workdir / f"ours-{workload}-{mode}.bin"
+        return {
+            "bare": ([self.ours_py, script, *args], None),
+            "memray": ([self.memray_py, "-m", "memray", "run", "-q", "-f", *flags, "-o", out_m, script, *args], out_m),
+            "ours": ([self.ours_memray, "run", "-q", "-f", *flags, "-o", out_o, script, *args], out_o),
+        }
+
+    def overhead(self):
+        workloads = sorted(p.name for p in WORKLOADS.glob("*.py"))
+        if self.only:
+            workloads = [w for w in workloads if w in self.only]
+        results = {}
+        for mode in MODES:
+            for w in workloads:
+                cmds = self.commands(w, mode)
+                times = {k: [] for k in cmds}
+                rss = {k: [] for k in cmds}
+                size = {}
+                for rnd in range(self.rounds + 1):
+                    for kind, (cmd, out) in cmds.items():
+                        if mode != "default" and kind == "bare" and (w, "default") in results:
+                            # Bare runs do not depend on the mode: reuse the default mode's.
+                            continue
+                        wall, peak = run_measured(cmd, cwd=self.workdir)
+                        if rnd > 0:
+                            times[kind].append(wall)
+                            rss[kind].append(peak)
+                        if out is not None:
+                            size[kind] = out.stat().st_size
+                if not times["bare"]:
+                    times["bare"] = results[(w, "default")]["times"]["bare"]
+                    rss["bare"] = results[(w, "default")]["rss"]["bare"]
+                results[(w, mode)] = {"times": times, "rss": rss, "size": size}
+                print(f"  measured {w} [{mode}]", file=sys.stderr, flush=True)
+        return workloads, results
+
+    def report_overhead(self, workloads, results):
+        for mode in MODES:
+            self.out(f"### Tracking overhead: {mode} mode")
+            self.out()
+            self.out("| workload | bare (s) | Memray (s) | ours (s) | Memray ratio | ours ratio | Memray capture | ours capture | Memray peak RSS | ours peak RSS |")
+            self.out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            ratios_m, ratios_o = [], []
+            for w in workloads:
+                r = results[(w, mode)]
+                t = {k: statistics.median(v) for k, v in r["times"].items()}
+                rm = statistics.median(m / b for m, b in zip(r["times"]["memray"], r["times"]["bare"]))
+                ro = statistics.median(o / b for o, b in zip(r["times"]["ours"], r["times"]["bare"]))
+                ratios_m.append(rm)
+                ratios_o.append(ro)
+                pr = {k: statistics.median(v) for k, v in r["rss"].items()}
+                self.out(
+                    f"| {w} | {t['bare']:.3f} | {t['memray']:.3f} | {t['ours']:.3f} | {rm:.2f} | {ro:.2f} "
+                    f"| {fmt_bytes(r['size']['memray'])} | {fmt_bytes(r['size']['ours'])} "
+                    f"| {fmt_bytes(pr['memray'])} | {fmt_bytes(pr['ours'])} |"
+                )
+            self.out(f"| **geometric mean** | | | | **{geomean(ratios_m):.2f}** | **{geomean(ratios_o):.2f}** | | | | |")
+            self.out()
+
+    def report_speed(self):
+        self.out("### Report speed (bigtrace.py under --trace-python-allocators)")
+        self.out()
+        self.out("| capture | report | Memray (s) | ours (s) | speed-up | Memray peak RSS | ours peak RSS |")
+        self.out("|---|---|---:|---:|---:|---:|---:|")
+        script = str(WORKLOADS / "bigtrace.py")
+        for preset in ("1m", "10m"):
+            cm = self.workdir / f"memray-bigtrace-{preset}.bin"
+            co = self.workdir / f"ours-bigtrace-{preset}.bin"
+            run_measured([self.memray_py, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", cm, script, preset], self.workdir)
+            run_measured([self.ours_memray, "run", "-q", "-f", "--trace-python-allocators", "-o", co, script, preset], self.workdir)
+            reports = {
+                "stats": (
+                    [self.memray_py, "-m", "memray", "stats", cm],
+                    [self.ours_memray, "stats", co],
+                ),
+                "stats --json": (
+                    [self.memray_py, "-m", "memray", "stats", "--json", "-f", "-o", self.workdir / "m.json", cm],
+                    [self.ours_memray, "stats", "--json", "-f", "-o", self.workdir / "o.json", co],
+                ),
+            }
+            for name, (mcmd, ocmd) in reports.items():
+                mt, mr, ot, orr = [], [], [], []
+                for _ in range(max(1, min(self.rounds, 3))):
+                    t, r = run_measured(mcmd, self.workdir)
+                    mt.append(t)
+                    mr.append(r)
+                    t, r = run_measured(ocmd, self.workdir)
+                    ot.append(t)
+                    orr.append(r)
+                m, o = statistics.median(mt), statistics.median(ot)
+                self.out(
+                    f"| {preset} ({fmt_bytes(cm.stat().st_size)} / {fmt_bytes(co.stat().st_size)}) | {name} "
+                    f"| {m:.3f} | {o:.3f} | {m / o:.1f}x | {fmt_bytes(statistics.median(mr))} | {fmt_bytes(statistics.median(orr))} |"
+                )
+        self.out()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ours", required=True, help="our virtualenv")
+    p.add_argument("--memray", required=True, help="Memray 1.20's virtualenv")
+    p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
+    p.add_argument("--only", nargs="*", help="only these workload files")
+    p.add_argument("--no-reports", action="store_true", help="skip the report-speed table")
+    args = p.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="memray-bench-"))
+    b = Bench(args.ours, args.memray, args.rounds, workdir, args.only)
+    mv, ov, cpu = b.versions()
+    b.out("## memray (Rust) vs Memray: benchmark results")
+    b.out()
+    b.out(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    b.out(f"- machine: {platform.node()}, {os.cpu_count()} cores, {cpu}, Linux {platform.release()}")
+    b.out(f"- Python {platform.python_version()}; Memray {mv}; ours {ov}")
+    b.out(f"- {args.rounds} rounds after a warm-up, runs interleaved; ratios are medians of per-round ratios to the bare run")
+    b.out()
+    workloads, results = b.overhead()
+    b.report_overhead(workloads, results)
+    if not args.no_reports:
+        b.report_speed()
+    shutil.rmtree(workdir, ignore_errors=True)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.md").write_text("\n".join(b.lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
