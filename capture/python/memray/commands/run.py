@@ -11,7 +11,6 @@ line as typed comes in the environment variable MEMRAY_COMMAND_LINE. (Kept to pl
 starting the program imports as little as possible.)"""
 
 import os
-import runpy
 import sys
 
 from memray._destinations import FileDestination
@@ -57,6 +56,28 @@ def _should_modify_sys_path():
     return not sys.flags.isolated and not getattr(sys.flags, "safe_path", False)
 
 
+def _is_zip(path):
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _run_script(path):
+    """Runs a script file as ``python path`` does: in a fresh ``__main__`` module."""
+    import types
+    from importlib.machinery import SourceFileLoader
+
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None
+    main.__loader__ = SourceFileLoader("__main__", path)
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
 def _run_tracker(spec, filename):
     # The capture records the memray command line, as typed.
     sys.argv[:] = spec["argv"]
@@ -76,6 +97,8 @@ def _run_tracker(spec, filename):
     try:
         try:
             mode, target, args = spec["mode"], spec["target"], spec["args"]
+            if mode != "code":
+                import runpy
             if mode == "module":
                 if _should_modify_sys_path():
                     sys.path[0] = os.getcwd()
@@ -94,11 +117,12 @@ def _run_tracker(spec, filename):
                 exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
             else:
                 if _should_modify_sys_path():
-                    from pathlib import Path
-
-                    sys.path[0] = str(Path(target).resolve().parent.absolute())
+                    sys.path[0] = os.path.dirname(os.path.realpath(target))
                 sys.argv[:] = [target, *args]
-                runpy.run_path(target, run_name="__main__")
+                if os.path.isfile(target) and not _is_zip(target):
+                    _run_script(target)
+                else:
+                    runpy.run_path(target, run_name="__main__")
         finally:
             if not spec["quiet"] and os.getpid() == pid:
                 print(
