@@ -39,12 +39,13 @@ int memray_py_stack(void **codes, int *lastis, int max) {
     if (ts == NULL || ts->cframe == NULL) return 0;
     _PyInterpreterFrame *f = ts->cframe->current_frame;
     int n = 0;
+    /* Only the innermost frame can be incomplete (pushed, not yet started): checking the
+     * others would read every code object on the stack for nothing. */
+    if (f != NULL && _PyFrame_IsIncomplete(f)) f = f->previous;
     while (f != NULL && n < max) {
-        if (!_PyFrame_IsIncomplete(f)) {
-            codes[n] = f->f_code;
-            lastis[n] = _PyInterpreterFrame_LASTI(f);
-            n++;
-        }
+        codes[n] = f->f_code;
+        lastis[n] = _PyInterpreterFrame_LASTI(f);
+        n++;
         f = f->previous;
     }
     return n;
@@ -53,16 +54,6 @@ int memray_py_stack(void **codes, int *lastis, int max) {
 /* The line executing at instruction index `lasti` of `code`. */
 int memray_code_line(void *code, int lasti) {
     return PyCode_Addr2Line((PyCodeObject *)code, lasti * (int)sizeof(_Py_CODEUNIT));
-}
-
-/* What identifies a code object's content cheaply, for telling a new code object at a
- * recycled address from the one that lived there before. */
-void memray_code_identity(void *code, uintptr_t out[4]) {
-    PyCodeObject *co = (PyCodeObject *)code;
-    out[0] = (uintptr_t)co->co_name;
-    out[1] = (uintptr_t)co->co_filename;
-    out[2] = (uintptr_t)co->co_linetable;
-    out[3] = (uintptr_t)co->co_firstlineno;
 }
 
 /* A str object's characters without calling into the interpreter (which could allocate):
@@ -80,3 +71,25 @@ void *memray_code_filename(void *code) { return ((PyCodeObject *)code)->co_filen
 int memray_code_firstlineno(void *code) { return ((PyCodeObject *)code)->co_firstlineno; }
 
 const char *memray_allocator_name(void) { return _PyMem_GetCurrentAllocatorName(); }
+
+/* Code-object deaths: while installed, `cb` hears of every code object about to be freed, so
+ * caches keyed by a code object's address never outlive it. Called with the GIL held. */
+static destructor original_code_dealloc;
+static void (*code_death_cb)(void *);
+
+static void code_dealloc_hook(PyObject *code) {
+    void (*cb)(void *) = code_death_cb;
+    if (cb != NULL) cb(code);
+    original_code_dealloc(code);
+}
+
+void memray_watch_code_deaths(void (*cb)(void *)) {
+    if (original_code_dealloc == NULL) original_code_dealloc = PyCode_Type.tp_dealloc;
+    code_death_cb = cb;
+    PyCode_Type.tp_dealloc = code_dealloc_hook;
+}
+
+void memray_unwatch_code_deaths(void) {
+    if (original_code_dealloc != NULL) PyCode_Type.tp_dealloc = original_code_dealloc;
+    code_death_cb = NULL;
+}

@@ -99,6 +99,7 @@ fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()>
     let interval = options.memory_interval_ms;
     let state = State::create(options)?;
     *STATE.lock() = Some(state);
+    seam::watch_code_deaths(tracker::on_code_death);
     hooks::install_got();
     if trace_python_allocators {
         pymalloc::install();
@@ -114,6 +115,7 @@ fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()>
 #[pyfunction]
 fn stop_tracking() -> PyResult<()> {
     ACTIVE.store(false, Release);
+    seam::unwatch_code_deaths();
     pymalloc::uninstall();
     hooks::restore_got();
     if let Some(s) = SAMPLER.lock().take() {

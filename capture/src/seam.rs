@@ -12,7 +12,8 @@ extern "C" {
     fn memray_set_tls_state(p: *mut c_void);
     fn memray_py_stack(codes: *mut *mut c_void, lastis: *mut i32, max: i32) -> i32;
     fn memray_code_line(code: *mut c_void, lasti: i32) -> i32;
-    fn memray_code_identity(code: *mut c_void, out: *mut usize);
+    fn memray_watch_code_deaths(cb: extern "C" fn(*mut c_void));
+    fn memray_unwatch_code_deaths();
     fn memray_str_data(obj: *mut c_void, kind: *mut i32, len: *mut isize) -> *const c_void;
     fn memray_code_name(code: *mut c_void) -> *mut c_void;
     fn memray_code_filename(code: *mut c_void) -> *mut c_void;
@@ -84,13 +85,17 @@ pub fn code_line(code: *mut c_void, lasti: i32) -> u32 {
     unsafe { memray_code_line(code, lasti) }.max(0) as u32
 }
 
-pub type CodeIdentity = [usize; 4];
+/// Calls `cb` with every code object about to be freed, until [`unwatch_code_deaths`].
+/// Must be called with the GIL held.
+pub fn watch_code_deaths(cb: extern "C" fn(*mut c_void)) {
+    // SAFETY: swaps a slot of the code type under the GIL.
+    unsafe { memray_watch_code_deaths(cb) }
+}
 
-pub fn code_identity(code: *mut c_void) -> CodeIdentity {
-    let mut out = [0usize; 4];
-    // SAFETY: `code` is a live code object; `out` has room for four words.
-    unsafe { memray_code_identity(code, out.as_mut_ptr()) };
-    out
+/// Must be called with the GIL held.
+pub fn unwatch_code_deaths() {
+    // SAFETY: as above.
+    unsafe { memray_unwatch_code_deaths() }
 }
 
 /// Copies a str object's text into UTF-8 without calling into the interpreter.

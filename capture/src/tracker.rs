@@ -21,7 +21,8 @@ use crate::writer_thread::WriterThread;
 pub static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The state; `None` when not tracking.
 pub static STATE: Mutex<Option<State>> = Mutex::new(None);
-/// Bumped whenever thread stack caches may hold stale node ids (new capture, recycled code).
+/// Bumped whenever thread stack caches may hold stale node ids (a new capture, a code object
+/// freed: its address may come back as another function).
 static EPOCH: AtomicU32 = AtomicU32::new(1);
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 /// Number of thread names waiting for their thread's next allocation.
@@ -67,7 +68,6 @@ pub struct Options {
 }
 
 struct CodeEntry {
-    identity: seam::CodeIdentity,
     id: u32,
     lines: FxHashMap<i32, u32>,
 }
@@ -78,6 +78,9 @@ pub struct State {
     pub options: Options,
     codes: FxHashMap<usize, CodeEntry>,
     trie: FxHashMap<(u32, u32, u32), u32>,
+    /// (parent node, code object address, instruction index) -> node: the one lookup the
+    /// common case needs. Emptied whenever a code object dies.
+    frames: FxHashMap<(u32, usize, i32), u32>,
     pending_names: FxHashMap<u64, String>,
     pub last_flush: Instant,
     failed: bool,
@@ -194,6 +197,7 @@ impl State {
             options,
             codes: FxHashMap::default(),
             trie: FxHashMap::default(),
+            frames: FxHashMap::default(),
             pending_names: FxHashMap::default(),
             last_flush: Instant::now(),
             failed: false,
@@ -281,14 +285,9 @@ impl State {
         writer.finish(trailer)
     }
 
-    fn code_id(&mut self, code: *mut c_void) -> Option<u32> {
-        let identity = seam::code_identity(code);
+    fn code_id(&mut self, code: *mut c_void) -> u32 {
         if let Some(e) = self.codes.get(&(code as usize)) {
-            if e.identity == identity {
-                return Some(e.id);
-            }
-            // A new code object at a recycled address: cached stacks may name the old one.
-            EPOCH.fetch_add(1, Relaxed);
+            return e.id;
         }
         let (function, filename, first_line) = seam::code_info(code);
         let id = self.encoder.define_code(&CodeDef {
@@ -299,12 +298,19 @@ impl State {
         self.codes.insert(
             code as usize,
             CodeEntry {
-                identity,
                 id,
                 lines: FxHashMap::default(),
             },
         );
-        Some(id)
+        id
+    }
+
+    /// Forgets a code object that is about to be freed (its address may be reused).
+    pub fn forget_code(&mut self, code: usize) {
+        if self.codes.remove(&code).is_some() {
+            self.frames.clear();
+            EPOCH.fetch_add(1, Relaxed);
+        }
     }
 
     fn line(&mut self, code: *mut c_void, lasti: i32) -> u32 {
@@ -317,19 +323,26 @@ impl State {
             .or_insert_with(|| seam::code_line(code, lasti))
     }
 
-    fn node(&mut self, parent: u32, code: *mut c_void, lasti: i32) -> Option<u32> {
-        let code_id = self.code_id(code)?;
-        let line = self.line(code, lasti);
-        if let Some(&id) = self.trie.get(&(parent, code_id, line)) {
-            return Some(id);
+    fn node(&mut self, parent: u32, code: *mut c_void, lasti: i32) -> u32 {
+        if let Some(&id) = self.frames.get(&(parent, code as usize, lasti)) {
+            return id;
         }
-        let id = self.encoder.define_node(&StackNode {
-            parent,
-            code: code_id,
-            line,
-        });
-        self.trie.insert((parent, code_id, line), id);
-        Some(id)
+        let code_id = self.code_id(code);
+        let line = self.line(code, lasti);
+        let id = match self.trie.get(&(parent, code_id, line)) {
+            Some(&id) => id,
+            None => {
+                let id = self.encoder.define_node(&StackNode {
+                    parent,
+                    code: code_id,
+                    line,
+                });
+                self.trie.insert((parent, code_id, line), id);
+                id
+            }
+        };
+        self.frames.insert((parent, code as usize, lasti), id);
+        id
     }
 
     /// The stack id of the frames in `cache.codes[..n]` (innermost first), reusing the part
@@ -354,15 +367,8 @@ impl State {
         for depth in common..n {
             let i = n - 1 - depth;
             let (code, lasti) = (cache.codes[i], cache.lastis[i]);
-            match self.node(parent, code, lasti) {
-                Some(id) => parent = id,
-                None => return 0,
-            }
+            parent = self.node(parent, code, lasti);
             cache.frames.push((code as usize, lasti, parent));
-        }
-        if cache.epoch != EPOCH.load(Relaxed) {
-            // A recycled code object was found on the way: don't trust what was cached.
-            cache.frames.clear();
         }
         parent
     }
@@ -468,4 +474,12 @@ pub fn python_depth() -> usize {
     let mut codes = vec![std::ptr::null_mut(); MAX_DEPTH];
     let mut lastis = vec![0; MAX_DEPTH];
     seam::python_stack(&mut codes, &mut lastis)
+}
+
+/// Called (with the GIL held) for every code object about to be freed while tracking.
+pub extern "C" fn on_code_death(code: *mut c_void) {
+    let _guard = Guard::enter();
+    if let Some(state) = STATE.lock().as_mut() {
+        state.forget_code(code as usize);
+    }
 }
