@@ -17,7 +17,7 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv install demo test test-rust test-python lint bench clean
+.PHONY: all venv install demo test test-rust test-python lint bench man clean
 
 all: install
 
@@ -59,6 +59,9 @@ test-python: install
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+man:
+	$(CARGO) run --quiet -p memray-tools --bin gen-man -- man
 
 bench: install
 	$(MAKE) -C bench

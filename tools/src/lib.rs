@@ -1,6 +1,7 @@
 //! Library code behind the `memray-*` programs: shared command-line plumbing, output helpers
 //! and the report renderers. Each program's `main` is a thin wrapper over this crate.
 
+pub mod args;
 pub mod cli;
 pub mod dispatch;
 pub mod json;

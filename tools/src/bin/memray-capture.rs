@@ -8,79 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "memray-capture",
-    version,
-    about = "Run a Python program under the memray tracker"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Run the specified application and track memory usage
-    #[command(override_usage = "memray run [options] [-m module | -c cmd | file] [args]")]
-    Run(RunArgs),
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    /// Output file name (default: <process_name>.<pid>.bin)
-    #[arg(short, long, conflicts_with_all = ["live", "live_remote"])]
-    output: Option<String>,
-    /// If the output file already exists, overwrite it
-    #[arg(short, long)]
-    force: bool,
-    /// Don't show any tracking-specific output while running
-    #[arg(short, long)]
-    quiet: bool,
-    /// Track native (C/C++) stack frames as well
-    #[arg(long)]
-    native: bool,
-    /// Record allocations made by the pymalloc allocator
-    #[arg(long)]
-    trace_python_allocators: bool,
-    /// Record allocations in child processes forked from the tracked script
-    #[arg(long)]
-    follow_fork: bool,
-    /// Write aggregated stats to the output file instead of all allocations
-    #[arg(long)]
-    aggregate: bool,
-    /// Start a live tracking session and immediately connect a live server
-    #[arg(long)]
-    live: bool,
-    /// Start a live tracking session and wait until a client connects
-    #[arg(long)]
-    live_remote: bool,
-    /// Port to use when starting live tracking
-    #[arg(short = 'p', long)]
-    live_port: Option<u16>,
-    /// Do not compress the capture
-    #[arg(long)]
-    no_compress: bool,
-    /// Compress the capture (the default)
-    #[arg(long, hide = true)]
-    compress_on_exit: bool,
-    /// Program passed in as string
-    #[arg(short = 'c')]
-    run_as_cmd: bool,
-    /// Run library module as a script (terminates option list)
-    #[arg(short = 'm', conflicts_with = "run_as_cmd")]
-    run_as_module: bool,
-    /// The script, module or code to run, then its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "file"
-    )]
-    target: Vec<String>,
-}
+use clap::Parser;
+use memray_tools::args::capture::{Cli, Cmd, RunArgs};
 
 /// The interpreter to run: the one `python -m memray` was started with, else the one beside
 /// this program (its virtualenv), else the active virtualenv's, else `python3` on PATH.

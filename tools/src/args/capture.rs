@@ -1,0 +1,76 @@
+//! The command line of `memray-capture` (`memray run`).
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "memray-capture",
+    version,
+    about = "Run a Python program under the memray tracker"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run the specified application and track memory usage
+    #[command(override_usage = "memray run [options] [-m module | -c cmd | file] [args]")]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Output file name (default: <process_name>.<pid>.bin)
+    #[arg(short, long, conflicts_with_all = ["live", "live_remote"])]
+    pub output: Option<String>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    pub force: bool,
+    /// Don't show any tracking-specific output while running
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Track native (C/C++) stack frames as well
+    #[arg(long)]
+    pub native: bool,
+    /// Record allocations made by the pymalloc allocator
+    #[arg(long)]
+    pub trace_python_allocators: bool,
+    /// Record allocations in child processes forked from the tracked script
+    #[arg(long)]
+    pub follow_fork: bool,
+    /// Write aggregated stats to the output file instead of all allocations
+    #[arg(long)]
+    pub aggregate: bool,
+    /// Start a live tracking session and immediately connect a live server
+    #[arg(long)]
+    pub live: bool,
+    /// Start a live tracking session and wait until a client connects
+    #[arg(long)]
+    pub live_remote: bool,
+    /// Port to use when starting live tracking
+    #[arg(short = 'p', long)]
+    pub live_port: Option<u16>,
+    /// Do not compress the capture
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Compress the capture (the default)
+    #[arg(long, hide = true)]
+    pub compress_on_exit: bool,
+    /// Program passed in as string
+    #[arg(short = 'c')]
+    pub run_as_cmd: bool,
+    /// Run library module as a script (terminates option list)
+    #[arg(short = 'm', conflicts_with = "run_as_cmd")]
+    pub run_as_module: bool,
+    /// The script, module or code to run, then its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "file"
+    )]
+    pub target: Vec<String>,
+}
+
