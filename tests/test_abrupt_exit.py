@@ -1,18 +1,16 @@
 """A tracked program that dies without finishing its capture (SIGKILL, os._exit) leaves a
 capture that the readers accept, holding what was allocated before the end."""
 
-import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 from memray import AllocatorType as A
 
-from conftest import BIN, Capture, child_env, marks, memray_run, program, run, run_python, \
-    stats_json, stats_locations, write
+from conftest import BIN, Capture, child_env, marks, program, run_python, stats_json, \
+    stats_locations, write
 
 KILLED = """
 import time
@@ -112,12 +110,6 @@ def test_os_exit_inside_the_tracker(tmp_path):
     assert locs[loc] >= 5_555_556
 
 
-@pytest.mark.xfail(
-    reason="tracker bug: records stay in memory until their chunk is sealed (every 0.5 s), so "
-    "os._exit (or SIGKILL, a crash, the OOM killer) loses the last 0.5 s of allocations; "
-    "Memray 1.20 writes each record into the file as it happens",
-    strict=True,
-)
 def test_os_exit_right_after_allocating(tmp_path):
     """Memray 1.20 writes every record straight into the (mmap'ed) file, so what came just
     before os._exit is in the capture."""

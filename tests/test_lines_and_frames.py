@@ -213,11 +213,6 @@ def test_dead_code_objects_in_concurrent_threads(tmp_path):
     assert wrong == []
 
 
-@pytest.mark.xfail(
-    reason="tracker limitation: Python stacks deeper than 1024 frames lose their outermost "
-    "frames (MAX_DEPTH in capture/src/tracker.rs); Memray 1.20 records them all",
-    strict=True,
-)
 def test_very_deep_stack_is_complete(tmp_path):
     script = write(tmp_path / "prog.py", """
         import sys

@@ -245,12 +245,6 @@ def test_heap_of_snapshots_never_exceeds_the_peak(tmp_path):
     assert cap.metadata.peak_memory >= 20_000_001
 
 
-@pytest.mark.xfail(
-    reason="tracker bug: a Tracker still active when the interpreter exits normally is never "
-    "finished: the capture is cut short and loses every record of its last 0.5 s (here all "
-    "of them); Memray 1.20 finishes it when the tracker is destroyed at shutdown",
-    strict=True,
-)
 def test_tracker_never_exited_and_exit_right_away(tmp_path):
     script = write(tmp_path / "prog.py", """
         import sys
@@ -263,3 +257,26 @@ def test_tracker_never_exited_and_exit_right_away(tmp_path):
     run_python(script, "out.bin")
     cap = Capture(tmp_path / "out.bin")
     assert len(cap.sized(cap.allocs, 270_001)) == 1
+
+
+def test_tracker_threads_are_not_recorded(tmp_path):
+    """Nothing of the tracker's own (its RSS sampler, its writer, its buffers) is recorded: a
+    single-threaded program's allocations all come from its main thread, with a stack."""
+    script = write(tmp_path / "prog.py", """
+        import sys, time
+        import memray
+
+        for n in range(8):
+            with memray.Tracker(f"out{n}.bin"):
+                keep = bytearray(10_000 + n)
+                time.sleep(0.05)  # let the tracker's threads run
+    """)
+    run_python(script)
+    foreign = []
+    for n in range(8):
+        cap = Capture(tmp_path / f"out{n}.bin")
+        main = cap.metadata.main_thread_id
+        foreign += [(n, r.tid, r.size, A(r.allocator).name) for r in cap.records if r.tid != main]
+        assert len(cap.sized(cap.allocs, 10_001 + n)) == 1
+        assert [r for r in cap.allocs if r.tid == main and not cap.stack(r)] == []
+    assert foreign == []

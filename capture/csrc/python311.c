@@ -32,7 +32,7 @@ void *memray_tls_state(void) { return t_state; }
 void memray_set_tls_state(void *p) { t_state = p; }
 
 /* Walks the calling thread's Python frames, innermost first, storing each frame's code object
- * and the index of its last executed instruction. Safe without the GIL: only the calling
+ * and the index of its last executed instruction (at most `max` of them; returns the depth). Safe without the GIL: only the calling
  * thread changes its own frame chain, and every linked frame holds a reference to its code. */
 int memray_py_stack(void **codes, int *lastis, int max) {
     PyThreadState *ts = PyGILState_GetThisThreadState();
@@ -42,13 +42,15 @@ int memray_py_stack(void **codes, int *lastis, int max) {
     /* Only the innermost frame can be incomplete (pushed, not yet started): checking the
      * others would read every code object on the stack for nothing. */
     if (f != NULL && _PyFrame_IsIncomplete(f)) f = f->previous;
-    while (f != NULL && n < max) {
-        codes[n] = f->f_code;
-        lastis[n] = _PyInterpreterFrame_LASTI(f);
+    while (f != NULL) {
+        if (n < max) {
+            codes[n] = f->f_code;
+            lastis[n] = _PyInterpreterFrame_LASTI(f);
+        }
         n++;
         f = f->previous;
     }
-    return n;
+    return n; /* the full depth: more than `max` means the buffers were too small */
 }
 
 /* The line executing at instruction index `lasti` of `code`. */

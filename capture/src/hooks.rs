@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use memray_format::records::AllocatorType as A;
-use parking_lot::Mutex;
+use std::sync::Mutex;
 
 use crate::got;
 use crate::tracker::{record_allocation, record_deallocation, record_thread_name, ACTIVE};
@@ -48,6 +48,7 @@ real_fns!(
     DLOPEN = "dlopen",
     DLCLOSE = "dlclose",
     PRCTL = "prctl",
+    EXIT_NOW = "_exit",
 );
 
 macro_rules! real {
@@ -200,8 +201,15 @@ extern "C" fn prctl(option: c_int, a2: c_ulong, a3: c_ulong, a4: c_ulong, a5: c_
     r
 }
 
+/// `_exit` (what `os._exit` calls) ends the process without any exit handler: the capture is
+/// finished first, so nothing recorded is lost.
+extern "C" fn exit_now(status: c_int) -> ! {
+    crate::finish_before_exit();
+    real!(EXIT_NOW as extern "C" fn(c_int) -> !)(status)
+}
+
 fn hook_table() -> Vec<(&'static CStr, usize)> {
-    let hooks: [usize; 15] = [
+    let hooks: [usize; 16] = [
         malloc as *const () as usize,
         calloc as *const () as usize,
         realloc as *const () as usize,
@@ -217,6 +225,7 @@ fn hook_table() -> Vec<(&'static CStr, usize)> {
         dlopen as *const () as usize,
         dlclose as *const () as usize,
         prctl as *const () as usize,
+        exit_now as *const () as usize,
     ];
     real_table()
         .into_iter()
@@ -234,14 +243,14 @@ fn own_base() -> usize {
 
 /// Points every loaded object's allocation imports at the hooks.
 pub fn install_got() {
-    let _g = GOT_LOCK.lock();
+    let _g = GOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     resolve_real();
     got::install(&hook_table(), own_base());
 }
 
 /// Points them back at the real functions.
 pub fn restore_got() {
-    let _g = GOT_LOCK.lock();
+    let _g = GOT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let table = hook_table();
     let hooks: Vec<usize> = table.iter().map(|(_, h)| *h).collect();
     got::restore(&real_table(), &hooks, own_base());

@@ -4,7 +4,9 @@
 
 mod got;
 mod hooks;
+mod lock;
 mod pymalloc;
+mod quiet_thread;
 mod reader;
 mod sampler;
 mod seam;
@@ -13,9 +15,9 @@ mod writer_thread;
 
 use std::sync::atomic::Ordering::*;
 
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyFileExistsError, PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
+use std::sync::Mutex;
 
 use memray_format::records::{FileFormat, Header};
 use tracker::{current_tid, now_ms, Options, State, ACTIVE, STATE};
@@ -107,7 +109,7 @@ fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()>
     TRACE_PYTHON_ALLOCATORS.store(trace_python_allocators, Relaxed);
     ACTIVE.store(true, Release);
     let _quiet = seam::Guard::enter();
-    *SAMPLER.lock() = Some(sampler::Sampler::start(interval));
+    *SAMPLER.lock().unwrap_or_else(|e| e.into_inner()) = Some(sampler::Sampler::start(interval));
     Ok(())
 }
 
@@ -118,7 +120,7 @@ fn stop_tracking() -> PyResult<()> {
     seam::unwatch_code_deaths();
     pymalloc::uninstall();
     hooks::restore_got();
-    if let Some(s) = SAMPLER.lock().take() {
+    if let Some(s) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).take() {
         s.stop();
     }
     let state = STATE.lock().take();
@@ -155,7 +157,11 @@ fn thread_id() -> u32 {
 /// capture, `<parent file minus its .<pid>>.<child pid>`. Returns its path, or None.
 #[pyfunction]
 fn follow_fork_in_child() -> PyResult<Option<String>> {
-    let Some(mut options) = CHILD_OPTIONS.lock().take() else {
+    let Some(mut options) = CHILD_OPTIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    else {
         return Ok(None);
     };
     let parent_pid = options.header.pid;
@@ -177,30 +183,57 @@ fn follow_fork_in_child() -> PyResult<Option<String>> {
 }
 
 extern "C" fn before_fork() {
-    std::mem::forget(STATE.lock());
+    STATE.hold_for_fork();
 }
 
 extern "C" fn after_fork_parent() {
-    // SAFETY: `before_fork` left the lock held by this thread.
-    unsafe { STATE.force_unlock() };
+    // SAFETY: `before_fork` took the lock on this thread.
+    unsafe { STATE.release_after_fork() };
 }
 
 extern "C" fn after_fork_child() {
-    // SAFETY: as above; the child's only thread is the one that forked.
-    unsafe { STATE.force_unlock() };
+    let _quiet = seam::Guard::enter();
+    // SAFETY: a fresh child: the forking thread is its only thread.
+    unsafe { STATE.reset_in_child() };
     let state = STATE.lock().take();
     if let Some(state) = state {
         ACTIVE.store(false, Relaxed);
         if state.options.follow_fork {
-            *CHILD_OPTIONS.lock() = Some(state.options.clone());
+            if let Ok(mut o) = CHILD_OPTIONS.try_lock() {
+                *o = Some(state.options.clone());
+            }
         }
-        // The parent owns the file: the child must not write the parent's buffered records.
+        // The parent owns the file: the child must not write the parent's buffered records,
+        // and the writer and sampler threads do not exist here.
         std::mem::forget(state);
-        if let Some(s) = SAMPLER.lock().take() {
-            // Its thread does not exist in the child.
-            std::mem::forget(s);
+        if let Ok(mut s) = SAMPLER.try_lock() {
+            std::mem::forget(s.take());
         }
     }
+}
+
+/// Finishes the capture when the process is about to end without stopping the tracker
+/// (`os._exit`, C `exit()`): seals the buffered records and writes the footer. Touches no
+/// Python state, so it is safe from any thread.
+pub(crate) fn finish_before_exit() {
+    if !ACTIVE.swap(false, AcqRel) {
+        return;
+    }
+    let _quiet = seam::Guard::enter();
+    if let Some(s) = SAMPLER.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        s.stop();
+    }
+    let state = STATE.lock().take();
+    if let Some(state) = state {
+        let path = state.options.path.clone();
+        if let Err(e) = state.finish() {
+            eprintln!("memray: could not finish {path}: {e}");
+        }
+    }
+}
+
+extern "C" fn finish_at_exit() {
+    finish_before_exit();
 }
 
 #[pymodule]
@@ -214,6 +247,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
             Some(after_fork_parent),
             Some(after_fork_child),
         );
+        libc::atexit(finish_at_exit);
     }
     m.add_function(wrap_pyfunction!(start_tracking, m)?)?;
     m.add_function(wrap_pyfunction!(stop_tracking, m)?)?;

@@ -3,16 +3,15 @@
 //! capture that is at most a moment behind.
 
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::seam::Guard;
+use crate::quiet_thread::QuietThread;
 use crate::tracker::{FLUSH_EVERY, STATE};
 
 pub struct Sampler {
     /// Dropping or sending on it wakes the thread and makes it stop.
     stop: Option<Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    thread: Option<QuietThread>,
 }
 
 /// Resident set size in bytes, from /proc/self/statm.
@@ -34,33 +33,29 @@ impl Sampler {
     pub fn start(interval_ms: u32) -> Sampler {
         let (stop, wake) = channel::<()>();
         let interval = Duration::from_millis(u64::from(interval_ms.max(1)));
-        let handle = std::thread::Builder::new()
-            .name("memray-sampler".into())
-            .spawn(move || {
-                // Nothing this thread allocates belongs to the tracked program.
-                let _quiet = Guard::enter();
-                while let Err(RecvTimeoutError::Timeout) = wake.recv_timeout(interval) {
-                    let rss = rss_bytes();
-                    let mut st = STATE.lock();
-                    let Some(state) = st.as_mut() else { break };
-                    state.memory_sample(rss);
-                    if state.last_flush.elapsed() >= FLUSH_EVERY {
-                        state.sync();
-                    }
+        let thread = QuietThread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = wake.recv_timeout(interval) {
+                let rss = rss_bytes();
+                let mut st = STATE.lock();
+                let Some(state) = st.as_mut() else { break };
+                state.memory_sample(rss);
+                if state.last_flush.elapsed() >= FLUSH_EVERY {
+                    state.sync();
                 }
-            })
-            .ok();
+            }
+        })
+        .ok();
         Sampler {
             stop: Some(stop),
-            handle,
+            thread,
         }
     }
 
     /// Wakes the thread and waits for it to end.
     pub fn stop(mut self) {
         drop(self.stop.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        if let Some(t) = self.thread.take() {
+            t.join();
         }
     }
 }

@@ -71,7 +71,8 @@ pub fn set_tls_state(p: *mut c_void) {
     unsafe { memray_set_tls_state(p) }
 }
 
-/// Fills `codes`/`lastis` with the calling thread's frames, innermost first; returns how many.
+/// Fills `codes`/`lastis` with the calling thread's frames, innermost first; returns the
+/// stack's depth, which is more than the buffers hold when they were too small.
 #[inline]
 pub fn python_stack(codes: &mut [*mut c_void], lastis: &mut [i32]) -> usize {
     let max = codes.len().min(lastis.len()) as i32;

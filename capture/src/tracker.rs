@@ -11,16 +11,16 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use memray_format::records::*;
 use memray_format::{Compression, RecordEncoder};
-use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
+use crate::lock::ForkSafeMutex;
 use crate::seam::{self, Guard};
 use crate::writer_thread::WriterThread;
 
 /// True while events are being recorded. Checked first by every hook.
 pub static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The state; `None` when not tracking.
-pub static STATE: Mutex<Option<State>> = Mutex::new(None);
+pub static STATE: ForkSafeMutex<Option<State>> = ForkSafeMutex::new(None);
 /// Bumped whenever thread stack caches may hold stale node ids (a new capture, a code object
 /// freed: its address may come back as another function).
 static EPOCH: AtomicU32 = AtomicU32::new(1);
@@ -28,8 +28,8 @@ static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 /// Number of thread names waiting for their thread's next allocation.
 static PENDING_NAMES: AtomicUsize = AtomicUsize::new(0);
 
-/// Deepest Python stack recorded (deeper frames, the outermost ones, are dropped).
-const MAX_DEPTH: usize = 1024;
+/// Frames a thread's buffers hold at first; they grow for deeper stacks.
+const INITIAL_DEPTH: usize = 256;
 /// A chunk older than this is sealed and written by the sampler, so a killed process loses
 /// at most this much.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -94,6 +94,21 @@ struct ThreadCache {
     lastis: Vec<i32>,
 }
 
+impl ThreadCache {
+    /// Reads the thread's Python stack into `codes`/`lastis`; returns its depth.
+    fn walk(&mut self) -> usize {
+        loop {
+            let n = seam::python_stack(&mut self.codes, &mut self.lastis);
+            if n <= self.codes.len() {
+                return n;
+            }
+            let size = n.next_power_of_two();
+            self.codes.resize(size, std::ptr::null_mut());
+            self.lastis.resize(size, 0);
+        }
+    }
+}
+
 const DEAD: *mut c_void = std::ptr::dangling_mut::<c_void>();
 static CACHE_KEY: AtomicU32 = AtomicU32::new(u32::MAX);
 
@@ -135,8 +150,8 @@ fn thread_cache() -> Option<&'static mut ThreadCache> {
     let cache = Box::into_raw(Box::new(ThreadCache {
         epoch: 0,
         frames: Vec::with_capacity(64),
-        codes: vec![std::ptr::null_mut(); MAX_DEPTH],
-        lastis: vec![0; MAX_DEPTH],
+        codes: vec![std::ptr::null_mut(); INITIAL_DEPTH],
+        lastis: vec![0; INITIAL_DEPTH],
     }));
     seam::set_tls_state(cache as *mut c_void);
     // SAFETY: the key exists; keys below 32 store the value without allocating.
@@ -408,7 +423,7 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
     let tid = current_tid();
     let mut cache = thread_cache();
     let n = match cache.as_deref_mut() {
-        Some(c) => seam::python_stack(&mut c.codes, &mut c.lastis),
+        Some(c) => c.walk(),
         None => 0,
     };
     let mut st = STATE.lock();
@@ -471,9 +486,7 @@ pub fn record_thread_name(name: &str) {
 
 /// Number of Python frames on the calling thread's stack.
 pub fn python_depth() -> usize {
-    let mut codes = vec![std::ptr::null_mut(); MAX_DEPTH];
-    let mut lastis = vec![0; MAX_DEPTH];
-    seam::python_stack(&mut codes, &mut lastis)
+    seam::python_stack(&mut [], &mut [])
 }
 
 /// Called (with the GIL held) for every code object about to be freed while tracking.

@@ -3,13 +3,12 @@
 //! channel's bound makes a tracked program that outruns the disk wait instead of growing.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 use memray_format::records::{Header, Trailer};
 use memray_format::{ChunkFileWriter, Compression, RawChunk};
 
-use crate::seam::Guard;
+use crate::quiet_thread::QuietThread;
 
 enum Msg {
     Chunk(RawChunk),
@@ -19,7 +18,9 @@ enum Msg {
 pub struct WriterThread {
     tx: SyncSender<Msg>,
     spare: Receiver<Vec<u8>>,
-    handle: JoinHandle<io::Result<()>>,
+    thread: QuietThread,
+    /// The thread's outcome, sent when it ends.
+    done: Receiver<io::Result<()>>,
 }
 
 impl WriterThread {
@@ -33,10 +34,9 @@ impl WriterThread {
         let mut file = ChunkFileWriter::new(out, header, compression)?;
         let (tx, rx) = sync_channel::<Msg>(8);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(8);
-        let handle = std::thread::Builder::new()
-            .name("memray-writer".into())
-            .spawn(move || -> io::Result<()> {
-                let _quiet = Guard::enter();
+        let (done_tx, done) = channel();
+        let thread = QuietThread::spawn(move || {
+            let result = (|| -> io::Result<()> {
                 for msg in rx {
                     match msg {
                         Msg::Chunk(c) => {
@@ -51,8 +51,15 @@ impl WriterThread {
                 }
                 // The tracker went away without finishing (it failed): leave the file as is.
                 file.flush()
-            })?;
-        Ok(WriterThread { tx, spare, handle })
+            })();
+            let _ = done_tx.send(result);
+        })?;
+        Ok(WriterThread {
+            tx,
+            spare,
+            thread,
+            done,
+        })
     }
 
     /// A buffer for the next chunk, recycled from one already written when possible.
@@ -75,17 +82,16 @@ impl WriterThread {
     pub fn finish(self, trailer: Trailer) -> io::Result<()> {
         let sent = self.tx.send(Msg::Finish(trailer));
         drop(self.tx);
-        let joined = self
-            .handle
-            .join()
-            .map_err(|_| io::Error::other("the capture writer panicked"))?;
-        joined?;
+        self.thread.join();
+        self.done
+            .try_recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the capture writer stopped")))?;
         sent.map_err(|_| io::Error::other("the capture writer stopped"))
     }
 
     /// Stops without a footer (the capture reads as cut short).
     pub fn abandon(self) {
         drop(self.tx);
-        let _ = self.handle.join();
+        self.thread.join();
     }
 }

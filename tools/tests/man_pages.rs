@@ -10,6 +10,9 @@ fn man_pages_are_up_to_date() {
         clap_mangen::Man::new(cmd).render(&mut rendered).unwrap();
         let committed = std::fs::read(dir.join(format!("{name}.1")))
             .unwrap_or_else(|e| panic!("man/{name}.1: {e} (run `make man`)"));
-        assert!(committed == rendered, "man/{name}.1 is stale: run `make man`");
+        assert!(
+            committed == rendered,
+            "man/{name}.1 is stale: run `make man`"
+        );
     }
 }

@@ -9,7 +9,15 @@ from memray._destinations import Destination, FileDestination, SocketDestination
 ALL_ALLOCATIONS = 0
 
 _fork_hook_registered = False
+_exit_hook_registered = False
 _active_tracker = None
+
+
+def _stop_at_exit():
+    """A Tracker still active when the interpreter exits is stopped, so its capture is whole."""
+    tracker = _active_tracker
+    if tracker is not None:
+        tracker.__exit__(None, None, None)
 
 
 def _after_fork_in_child():
@@ -73,7 +81,7 @@ class Tracker:
         self._main_tid = None
 
     def __enter__(self):
-        global _fork_hook_registered, _active_tracker
+        global _fork_hook_registered, _exit_hook_registered, _active_tracker
         if _memray.is_tracking():
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
         if isinstance(self.destination, SocketDestination):
@@ -106,6 +114,11 @@ class Tracker:
         if not _fork_hook_registered:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _fork_hook_registered = True
+        if not _exit_hook_registered:
+            import atexit
+
+            atexit.register(_stop_at_exit)
+            _exit_hook_registered = True
         _active_tracker = self
         return self
 

@@ -73,4 +73,3 @@ pub struct RunArgs {
     )]
     pub target: Vec<String>,
 }
-

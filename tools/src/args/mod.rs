@@ -16,8 +16,17 @@ fn dispatcher() -> Command {
              or on PATH (`memray run` runs `memray-capture run`), with Memray 1.20's exact \
              behaviour for each command.",
         )
-        .arg(Arg::new("command").help("The command to run (run, stats, …)").required(true))
-        .arg(Arg::new("args").help("Its arguments").num_args(0..).trailing_var_arg(true))
+        .arg(
+            Arg::new("command")
+                .help("The command to run (run, stats, …)")
+                .required(true),
+        )
+        .arg(
+            Arg::new("args")
+                .help("Its arguments")
+                .num_args(0..)
+                .trailing_var_arg(true),
+        )
         .disable_version_flag(true)
         .arg(
             Arg::new("version")
@@ -30,5 +39,9 @@ fn dispatcher() -> Command {
 
 /// Every program with a man page, as clap commands.
 pub fn all() -> Vec<Command> {
-    vec![dispatcher(), capture::Cli::command(), stats::Args::command()]
+    vec![
+        dispatcher(),
+        capture::Cli::command(),
+        stats::Args::command(),
+    ]
 }

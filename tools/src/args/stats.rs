@@ -39,4 +39,3 @@ fn positive(v: &str) -> Result<usize, String> {
         _ => Err(format!("{v} is an invalid positive int value")),
     }
 }
-

@@ -1,0 +1,61 @@
+//! The tracker's own threads (RSS sampler, capture writer). They are started with
+//! `pthread_create` and hold the re-entrancy guard from their first instruction to their last,
+//! so nothing they allocate — including what the C and Rust runtimes allocate for a new
+//! thread's thread-locals — is ever recorded as the program's.
+
+use std::ffi::c_void;
+
+use crate::seam::Guard;
+
+pub struct QuietThread {
+    thread: libc::pthread_t,
+    joined: bool,
+}
+
+type Body = Box<dyn FnOnce() + Send + 'static>;
+
+extern "C" fn trampoline(arg: *mut c_void) -> *mut c_void {
+    // Held until the thread is gone, thread-local destructors included.
+    std::mem::forget(Guard::enter());
+    // SAFETY: `arg` is the Box<Body> leaked by `spawn`, taken back exactly once.
+    let body = unsafe { Box::from_raw(arg as *mut Body) };
+    // A panic must not unwind into C.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    std::ptr::null_mut()
+}
+
+impl QuietThread {
+    /// Starts `body` on a new thread. Call with the guard held, so that creating it is not
+    /// recorded either.
+    pub fn spawn(body: impl FnOnce() + Send + 'static) -> std::io::Result<QuietThread> {
+        let body: Box<Body> = Box::new(Box::new(body));
+        let arg = Box::into_raw(body) as *mut c_void;
+        let mut thread: libc::pthread_t = 0;
+        // SAFETY: default attributes; `trampoline` takes ownership of `arg`.
+        let rc = unsafe { libc::pthread_create(&mut thread, std::ptr::null(), trampoline, arg) };
+        if rc != 0 {
+            // SAFETY: the thread was not created, so `arg` is still ours.
+            drop(unsafe { Box::from_raw(arg as *mut Body) });
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        Ok(QuietThread {
+            thread,
+            joined: false,
+        })
+    }
+
+    pub fn join(mut self) {
+        self.joined = true;
+        // SAFETY: joined once.
+        unsafe { libc::pthread_join(self.thread, std::ptr::null_mut()) };
+    }
+}
+
+impl Drop for QuietThread {
+    fn drop(&mut self) {
+        if !self.joined {
+            // SAFETY: never joined: let it finish on its own.
+            unsafe { libc::pthread_detach(self.thread) };
+        }
+    }
+}
