@@ -30,7 +30,7 @@ impl CaptureReader {
         let analysis = py
             .detach(|| {
                 let mut c = Capture::open(&path)?;
-                analyze(&mut c, ReplayOptions { size_counts: false })
+                analyze(&mut c, ReplayOptions::default())
             })
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(CaptureReader { path, analysis })

@@ -11,8 +11,13 @@ use crate::sizefmt::{datetime_str, size_fmt};
 /// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
 pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
     let mut capture = Capture::open(path)?;
-    let analysis =
-        memray_format::analysis::analyze(&mut capture, ReplayOptions { size_counts: true })?;
+    let analysis = memray_format::analysis::analyze(
+        &mut capture,
+        ReplayOptions {
+            size_counts: true,
+            ..Default::default()
+        },
+    )?;
     if analysis.trailer.is_none() {
         eprintln!(
             "warning: {path} was cut short (the tracked process did not finish writing it); \

@@ -7,6 +7,7 @@ pub mod modules;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;
+pub mod temporary;
 
 pub use definitions::{Definitions, Frame};
 pub use replay::{Analysis, LocKey, LocStats, ReplayOptions, Snapshot};

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::definitions::Definitions;
+use super::temporary::{TemporaryAt, TemporaryFinder};
 use crate::chunk::Chunk;
 use crate::records::{AllocatorType, Event, Header, Trailer};
 
@@ -49,6 +50,8 @@ pub struct Snapshot {
 pub struct ReplayOptions {
     /// Count allocations by exact size (for histograms).
     pub size_counts: bool,
+    /// Find temporary allocations with this threshold (see [`super::temporary`]).
+    pub temporary_threshold: Option<usize>,
 }
 
 pub struct Replay {
@@ -69,6 +72,7 @@ pub struct Replay {
     sizes: FxHashMap<u64, u64>,
     snapshots: Vec<Snapshot>,
     threads: Vec<u32>,
+    temporary: Option<TemporaryFinder>,
 }
 
 /// The results every report starts from.
@@ -91,6 +95,8 @@ pub struct Analysis {
     pub snapshots: Vec<Snapshot>,
     /// Thread ids in order of first appearance.
     pub threads: Vec<u32>,
+    /// Temporary allocations by location (empty unless asked for).
+    pub temporary: Vec<TemporaryAt>,
 }
 
 impl Replay {
@@ -112,6 +118,7 @@ impl Replay {
             sizes: FxHashMap::default(),
             snapshots: Vec::new(),
             threads: Vec::new(),
+            temporary: opts.temporary_threshold.map(TemporaryFinder::new),
         }
     }
 
@@ -185,6 +192,9 @@ impl Replay {
     #[inline]
     fn event(&mut self, e: &Event) {
         self.n_events += 1;
+        if let Some(t) = &mut self.temporary {
+            t.event(e);
+        }
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
                 self.n_deallocations += 1;
@@ -291,6 +301,10 @@ impl Replay {
             size_counts: self.sizes,
             snapshots: self.snapshots,
             threads: self.threads,
+            temporary: self
+                .temporary
+                .map(TemporaryFinder::finish)
+                .unwrap_or_default(),
         }
     }
 }

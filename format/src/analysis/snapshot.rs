@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::replay::Analysis;
+use super::replay::{Analysis, LocKey};
 use crate::records::AllocatorType;
 
 /// Which moment's live allocations to aggregate.
@@ -13,6 +13,8 @@ pub enum View {
     Peak,
     /// Still live when tracking stopped.
     Leaks,
+    /// Temporary allocations (the replay must have been asked to find them).
+    Temporary,
 }
 
 /// One group of allocations with the same stack (and thread, unless merged).
@@ -30,13 +32,36 @@ pub struct Aggregate {
 
 /// The groups with a non-zero count, in order of their first allocation.
 pub fn aggregate(a: &Analysis, view: View, merge_threads: bool) -> Vec<Aggregate> {
+    match view {
+        View::Peak => group(
+            a.locations
+                .iter()
+                .map(|(k, s)| (*k, s.peak_bytes, s.peak_count, s.first_address)),
+            merge_threads,
+        ),
+        View::Leaks => group(
+            a.locations
+                .iter()
+                .map(|(k, s)| (*k, s.live_bytes, s.live_count, s.first_address)),
+            merge_threads,
+        ),
+        View::Temporary => group(
+            a.temporary
+                .iter()
+                .map(|t| (t.key, t.bytes, t.count, t.first_address)),
+            merge_threads,
+        ),
+    }
+}
+
+/// Groups (location, bytes, count, first address) by stack, and by thread unless merged.
+fn group(
+    items: impl Iterator<Item = (LocKey, u64, u64, u64)>,
+    merge_threads: bool,
+) -> Vec<Aggregate> {
     let mut index: FxHashMap<(u32, u32, u32), usize> = FxHashMap::default();
     let mut out: Vec<Aggregate> = Vec::new();
-    for (key, s) in &a.locations {
-        let (bytes, count) = match view {
-            View::Peak => (s.peak_bytes, s.peak_count),
-            View::Leaks => (s.live_bytes, s.live_count),
-        };
+    for (key, bytes, count, first_address) in items {
         if count == 0 {
             continue;
         }
@@ -46,7 +71,7 @@ pub fn aggregate(a: &Analysis, view: View, merge_threads: bool) -> Vec<Aggregate
             .or_insert_with(|| {
                 out.push(Aggregate {
                     thread: key.thread,
-                    address: s.first_address,
+                    address: first_address,
                     size: 0,
                     allocator: key.allocator,
                     stack: key.stack,

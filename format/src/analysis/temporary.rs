@@ -1,0 +1,128 @@
+//! Temporary allocations (Memray's definition): an allocation is temporary when the same thread
+//! frees it before making more than `threshold` other allocations. Each thread remembers its
+//! last `threshold + 1` allocations; a free (or an `munmap` of the same length) that matches
+//! one of them counts that allocation as temporary.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::replay::LocKey;
+use crate::records::{AllocatorType, Event};
+
+/// Temporary allocations found at one location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemporaryAt {
+    pub key: LocKey,
+    pub bytes: u64,
+    pub count: u64,
+    /// Address of the first temporary allocation found here.
+    pub first_address: u64,
+}
+
+pub struct TemporaryFinder {
+    window: usize,
+    recent: FxHashMap<u32, VecDeque<(u64, u64, LocKey)>>,
+    index: FxHashMap<LocKey, usize>,
+    found: Vec<TemporaryAt>,
+}
+
+impl TemporaryFinder {
+    pub fn new(threshold: usize) -> Self {
+        TemporaryFinder {
+            window: threshold.saturating_add(1),
+            recent: FxHashMap::default(),
+            index: FxHashMap::default(),
+            found: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn event(&mut self, e: &Event) {
+        let recent = self.recent.entry(e.thread).or_default();
+        if !e.allocator.is_deallocator() {
+            recent.push_front((
+                e.address,
+                e.size,
+                LocKey {
+                    thread: e.thread,
+                    allocator: e.allocator,
+                    stack: e.stack,
+                    native_stack: e.native_stack,
+                },
+            ));
+            recent.truncate(self.window);
+            return;
+        }
+        let ranged = e.allocator == AllocatorType::Munmap;
+        let hit = recent
+            .iter()
+            .find(|(addr, size, _)| *addr == e.address && (!ranged || *size == e.size))
+            .copied();
+        if let Some((address, size, key)) = hit {
+            let i = *self.index.entry(key).or_insert_with(|| {
+                self.found.push(TemporaryAt {
+                    key,
+                    bytes: 0,
+                    count: 0,
+                    first_address: address,
+                });
+                self.found.len() - 1
+            });
+            self.found[i].bytes += size;
+            self.found[i].count += 1;
+        }
+    }
+
+    /// Locations with temporary allocations, in order of their first one.
+    pub fn finish(self) -> Vec<TemporaryAt> {
+        self.found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(allocator: AllocatorType, thread: u32, address: u64, size: u64, stack: u32) -> Event {
+        Event {
+            allocator,
+            thread,
+            address,
+            size,
+            stack,
+            native_stack: 0,
+        }
+    }
+
+    #[test]
+    fn counts_frees_within_the_window_on_the_same_thread() {
+        use AllocatorType::*;
+        let mut f = TemporaryFinder::new(1);
+        // Freed at once: temporary.
+        f.event(&ev(Malloc, 1, 0x10, 100, 1));
+        f.event(&ev(Free, 1, 0x10, 0, 0));
+        // One allocation in between: still within threshold 1.
+        f.event(&ev(Malloc, 1, 0x20, 200, 2));
+        f.event(&ev(Malloc, 1, 0x30, 7, 3));
+        f.event(&ev(Free, 1, 0x20, 0, 0));
+        // Two in between: not temporary.
+        f.event(&ev(Malloc, 1, 0x40, 400, 4));
+        f.event(&ev(Malloc, 1, 0x50, 1, 5));
+        f.event(&ev(Malloc, 1, 0x60, 1, 5));
+        f.event(&ev(Free, 1, 0x40, 0, 0));
+        // Freed by another thread: not temporary.
+        f.event(&ev(Malloc, 2, 0x70, 700, 6));
+        f.event(&ev(Free, 1, 0x70, 0, 0));
+        // munmap must match the length.
+        f.event(&ev(Mmap, 1, 0x1000, 4096, 7));
+        f.event(&ev(Munmap, 1, 0x1000, 100, 0));
+        f.event(&ev(Munmap, 1, 0x1000, 4096, 0));
+        let found: Vec<(u32, u64, u64)> = f
+            .finish()
+            .iter()
+            .map(|t| (t.key.stack, t.bytes, t.count))
+            .collect();
+        assert_eq!(found, vec![(1, 100, 1), (2, 200, 1), (7, 4096, 1)]);
+    }
+}
