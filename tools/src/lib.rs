@@ -8,3 +8,6 @@ pub mod json;
 pub mod output;
 pub mod sizefmt;
 pub mod stats_report;
+pub mod summary_report;
+pub mod tree_report;
+pub mod view;

@@ -4,26 +4,18 @@ use serde::Serialize;
 
 use memray_format::analysis::stats::{self, Stats};
 use memray_format::analysis::{Analysis, ReplayOptions};
-use memray_format::Capture;
 
 use crate::sizefmt::{datetime_str, size_fmt};
 
 /// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
 pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
-    let mut capture = Capture::open(path)?;
-    let analysis = memray_format::analysis::analyze(
-        &mut capture,
+    let analysis = crate::view::open_analysis(
+        path,
         ReplayOptions {
             size_counts: true,
             ..Default::default()
         },
     )?;
-    if analysis.trailer.is_none() {
-        eprintln!(
-            "warning: {path} was cut short (the tracked process did not finish writing it); \
-             reporting everything up to its last complete chunk"
-        );
-    }
     let stats = stats::compute(&analysis, n);
     Ok((analysis, stats))
 }

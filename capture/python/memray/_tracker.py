@@ -1,5 +1,6 @@
 """``memray.Tracker``: records every allocation made while the ``with`` block runs."""
 
+import atexit
 import os
 import sys
 
@@ -115,8 +116,6 @@ class Tracker:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _fork_hook_registered = True
         if not _exit_hook_registered:
-            import atexit
-
             atexit.register(_stop_at_exit)
             _exit_hook_registered = True
         _active_tracker = self

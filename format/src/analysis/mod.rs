@@ -3,11 +3,14 @@
 //! memory over time).
 
 pub mod definitions;
+pub mod frames;
+pub mod functions;
 pub mod modules;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;
 pub mod temporary;
+pub mod tree;
 
 pub use definitions::{Definitions, Frame};
 pub use replay::{Analysis, LocKey, LocStats, ReplayOptions, Snapshot};

@@ -3,6 +3,8 @@
 
 pub mod capture;
 pub mod stats;
+pub mod summary;
+pub mod tree;
 
 use clap::{Arg, ArgAction, Command, CommandFactory};
 

@@ -1,0 +1,109 @@
+//! The call tree every tree-shaped report draws (flame graph, `memray-tree`): the aggregated
+//! allocations of one view merged frame by frame from the root, optionally one subtree per
+//! thread, with the flags the reports filter on.
+
+use rustc_hash::FxHashMap;
+
+use super::frames::{is_import_system, is_irrelevant, visible_frames};
+use super::replay::Analysis;
+use super::snapshot::Aggregate;
+
+/// One box of the tree. Node 0 is the root (no frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    pub parent: u32,
+    /// (function, file, line); empty for the root and for thread nodes.
+    pub function: String,
+    pub filename: String,
+    pub line: u32,
+    pub bytes: u64,
+    pub count: u64,
+    /// The thread this subtree belongs to when split by thread, else 0.
+    pub thread: u32,
+    /// False for frames `is_irrelevant` names.
+    pub interesting: bool,
+    /// True from the first import-system frame down.
+    pub import_system: bool,
+    pub children: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TreeOptions {
+    /// One subtree per thread under the root.
+    pub split_threads: bool,
+    /// Callers under callees: leaves at the top.
+    pub inverted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTree {
+    pub nodes: Vec<TreeNode>,
+}
+
+fn node(parent: u32, function: &str, filename: &str, line: u32, thread: u32) -> TreeNode {
+    TreeNode {
+        parent,
+        function: function.to_string(),
+        filename: filename.to_string(),
+        line,
+        bytes: 0,
+        count: 0,
+        thread,
+        interesting: true,
+        import_system: false,
+        children: Vec::new(),
+    }
+}
+
+impl CallTree {
+    pub fn build(a: &Analysis, groups: &[Aggregate], opts: TreeOptions) -> CallTree {
+        let mut nodes = vec![node(0, "", "", 0, 0)];
+        let mut index: FxHashMap<(u32, &str, &str, u32), u32> = FxHashMap::default();
+        let mut thread_roots: FxHashMap<u32, u32> = FxHashMap::default();
+        for g in groups {
+            let mut cur = 0u32;
+            if opts.split_threads {
+                cur = *thread_roots.entry(g.thread).or_insert_with(|| {
+                    nodes.push(node(0, "", "", 0, g.thread));
+                    let id = nodes.len() as u32 - 1;
+                    nodes[0].children.push(id);
+                    id
+                });
+                nodes[cur as usize].bytes += g.size;
+                nodes[cur as usize].count += g.count;
+            }
+            nodes[0].bytes += g.size;
+            nodes[0].count += g.count;
+            let mut frames = visible_frames(a, g.stack, g.thread);
+            if !opts.inverted {
+                frames.reverse(); // root first
+            }
+            let thread = if opts.split_threads { g.thread } else { 0 };
+            for f in frames {
+                let key = (cur, f.function, f.filename, f.line);
+                let id = match index.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let parent_import = nodes[cur as usize].import_system;
+                        let mut n = node(cur, f.function, f.filename, f.line, thread);
+                        n.interesting = !is_irrelevant(&f);
+                        n.import_system = parent_import || is_import_system(&f);
+                        nodes.push(n);
+                        let id = nodes.len() as u32 - 1;
+                        nodes[cur as usize].children.push(id);
+                        index.insert(key, id);
+                        id
+                    }
+                };
+                nodes[id as usize].bytes += g.size;
+                nodes[id as usize].count += g.count;
+                cur = id;
+            }
+        }
+        CallTree { nodes }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.nodes[0].bytes
+    }
+}
