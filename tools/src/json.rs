@@ -35,17 +35,7 @@ impl Formatter for AsciiFormatter<'_> {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        for ch in fragment.chars() {
-            if ch.is_ascii() {
-                w.write_all(&[ch as u8])?;
-            } else {
-                let mut units = [0u16; 2];
-                for u in ch.encode_utf16(&mut units) {
-                    write!(w, "\\u{:04x}", u)?;
-                }
-            }
-        }
-        Ok(())
+        write_ascii_fragment(w, fragment)
     }
 
     fn write_char_escape<W: ?Sized + Write>(
@@ -55,6 +45,66 @@ impl Formatter for AsciiFormatter<'_> {
     ) -> io::Result<()> {
         self.0.write_char_escape(w, esc)
     }
+}
+
+/// Writes a string fragment as Python's `ensure_ascii` does: everything outside printable
+/// ASCII (`DEL` too) as `\\uXXXX` (UTF-16 units).
+fn write_ascii_fragment<W: ?Sized + Write>(w: &mut W, fragment: &str) -> io::Result<()> {
+    let bytes = fragment.as_bytes();
+    let mut start = 0;
+    for (i, ch) in fragment.char_indices() {
+        if ch.is_ascii() && ch != '\x7f' {
+            continue;
+        }
+        w.write_all(&bytes[start..i])?;
+        let mut units = [0u16; 2];
+        for u in ch.encode_utf16(&mut units) {
+            write!(w, "\\u{:04x}", u)?;
+        }
+        start = i + ch.len_utf8();
+    }
+    w.write_all(&bytes[start..])
+}
+
+/// Python's `json.dump(obj, f)` layout: one line, `", "` between items, `": "` after keys,
+/// `ensure_ascii`.
+struct PythonCompactFormatter;
+
+impl Formatter for PythonCompactFormatter {
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        write_ascii_fragment(w, fragment)
+    }
+}
+
+/// Writes `value` to `out` the way Python's `json.dump(obj, f)` does with its default
+/// separators (no indentation, no trailing newline).
+pub fn write_python_json_compact<T: Serialize, W: Write>(out: W, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, PythonCompactFormatter);
+    value.serialize(&mut ser).map_err(io::Error::other)
 }
 
 /// Serializes `value` the way Python's `json.dump(..., indent=2)` does (no trailing newline).
@@ -78,6 +128,17 @@ mod tests {
         assert_eq!(
             super::to_python_json(&v),
             "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": \"\\u00e9\\ud83d\\ude00\\\"\",\n  \"c\": []\n}"
+        );
+    }
+
+    #[test]
+    fn compact_layout_like_python() {
+        let v = serde_json::json!({"a": [1, 2, {"x": "\u{7f}é"}], "b": {}});
+        let mut out = Vec::new();
+        super::write_python_json_compact(&mut out, &v).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a\": [1, 2, {\"x\": \"\\u007f\\u00e9\"}], \"b\": {}}"
         );
     }
 }

@@ -4,10 +4,15 @@
 pub mod args;
 pub mod cli;
 pub mod dispatch;
+pub mod flamegraph;
+pub mod html;
 pub mod json;
 pub mod output;
+pub mod parse;
 pub mod sizefmt;
 pub mod stats_report;
 pub mod summary_report;
+pub mod table;
+pub mod transform;
 pub mod tree_report;
 pub mod view;

@@ -30,6 +30,16 @@ pub fn default_output(capture: &Path, prefix: &str, suffix: &str) -> PathBuf {
     capture.with_file_name(format!("{prefix}{name}"))
 }
 
+/// Memray's default HTML report name: `<prefix><capture name with its extension replaced by
+/// `suffix`, minus a leading "memray-">`, beside the capture.
+pub fn default_report_output(capture: &Path, prefix: &str, suffix: &str) -> PathBuf {
+    let stem = capture
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "stdin".into());
+    default_output(&capture.with_file_name(stem), prefix, suffix)
+}
+
 /// Fails with Memray's message when `path` exists and `force` is off.
 pub fn check_overwrite(path: &Path, force: bool) -> Result<()> {
     if !force && path.symlink_metadata().is_ok() {
@@ -62,4 +72,64 @@ pub fn create_output(path: &Path, force: bool) -> Result<File> {
     }
     opts.open(path)
         .with_context(|| format!("could not create {}", path.display()))
+}
+
+/// Python's `PurePath.suffix` of a file name: from the last dot, unless the dot starts the
+/// name or ends it.
+fn python_suffix(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(i) if i > 0 && i < name.len() - 1 => &name[i..],
+        _ => "",
+    }
+}
+
+/// Memray's reporter output name (`HighWatermarkCommand.determine_output_filename`): the
+/// capture's name with its last suffix replaced by `suffix`, minus a leading `memray-`, after
+/// `memray-<reporter>-`, beside the capture. Standard input (`-`) is named `stdin`, in the
+/// current directory.
+pub fn report_output(capture: &str, reporter: &str, suffix: &str) -> PathBuf {
+    let path = Path::new(capture);
+    let name = match path.file_name() {
+        Some(n) if capture != "-" => n.to_string_lossy().into_owned(),
+        _ => "stdin".to_string(),
+    };
+    let stem = &name[..name.len() - python_suffix(&name).len()];
+    let renamed = format!("{stem}{suffix}");
+    let renamed = renamed.strip_prefix("memray-").unwrap_or(&renamed);
+    let file = format!("memray-{reporter}-{renamed}");
+    if capture == "-" {
+        PathBuf::from(file)
+    } else {
+        path.with_file_name(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_match_memray() {
+        let n = |c: &str, r: &str, s: &str| report_output(c, r, s).display().to_string();
+        assert_eq!(
+            n("memray-demo.py.3943.bin", "csv", ".csv"),
+            "memray-csv-demo.py.3943.csv"
+        );
+        assert_eq!(
+            n(
+                "runs/memray-demo.py.1.bin",
+                "speedscope",
+                ".speedscope.json"
+            ),
+            "runs/memray-speedscope-demo.py.1.speedscope.json"
+        );
+        assert_eq!(
+            n("cap.bin", "gprof2dot", ".json"),
+            "memray-gprof2dot-cap.json"
+        );
+        assert_eq!(n("noext", "csv", ".csv"), "memray-csv-noext.csv");
+        assert_eq!(n(".hidden", "csv", ".csv"), "memray-csv-.hidden.csv");
+        assert_eq!(n("trail.", "csv", ".csv"), "memray-csv-trail..csv");
+        assert_eq!(n("-", "pprof", ".pb.gz"), "memray-pprof-stdin.pb.gz");
+    }
 }

@@ -2,8 +2,12 @@
 //! (`make man`, from `gen-man`) are generated from the same definitions the programs parse.
 
 pub mod capture;
+pub mod flamegraph;
+pub mod parse;
 pub mod stats;
 pub mod summary;
+pub mod table;
+pub mod transform;
 pub mod tree;
 
 use clap::{Arg, ArgAction, Command, CommandFactory};
@@ -44,6 +48,9 @@ pub fn all() -> Vec<Command> {
     vec![
         dispatcher(),
         capture::Cli::command(),
+        flamegraph::Args::command(),
         stats::Args::command(),
+        transform::Args::command(),
+        parse::Args::command(),
     ]
 }

@@ -1,0 +1,42 @@
+//! The command line of `memray-flamegraph`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::view::ViewArgs;
+
+/// Generate an HTML flame graph for peak memory usage.
+///
+/// The page is self-contained (it loads nothing from the network) and works from file://.
+#[derive(Parser)]
+#[command(
+    name = "memray-flamegraph",
+    version,
+    after_help = "Reads `-` as standard input."
+)]
+pub struct Args {
+    /// Results of the tracker run
+    pub results: String,
+    /// Output file name
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// Show a graph of callers under callees (allocating functions at the top)
+    #[arg(short = 'i', long)]
+    pub inverted: bool,
+    /// Split the graph by thread, with a thread selector
+    #[arg(long)]
+    pub split_threads: bool,
+    /// Let the user pick a time range on the memory chart and show the peak (or, with
+    /// --leaks, the leaks) inside it
+    #[arg(long, conflicts_with_all = ["temporary_allocation_threshold", "temporary_allocations"])]
+    pub temporal: bool,
+    /// Do not merge frames from different threads (same as --split-threads)
+    #[arg(long, hide = true)]
+    pub no_merge_threads: bool,
+}

@@ -1,0 +1,45 @@
+//! The command line of `memray-transform`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::view::ViewArgs;
+
+/// Generate reports files in different formats.
+///
+/// Exports the allocations live at the peak (or, with --leaks, still live at exit; with
+/// --temporary-allocations, the temporary ones) for other tools: csv (a spreadsheet row per
+/// stack), gprof2dot (its JSON), speedscope (a speedscope file), folded (collapsed stacks for
+/// inferno-flamegraph and flamegraph.pl) and pprof (a gzipped profile.proto for go tool pprof,
+/// Pyroscope, Grafana, Parca).
+///
+/// Run directly as `memray-transform`, the data goes to standard output when `-o -` is given,
+/// or when no `-o` is given and standard output is not a terminal (a pipe or a file), so
+/// `memray-transform folded out.bin | inferno-flamegraph > fg.svg` works. Otherwise it is
+/// written to `-o OUTPUT`, or to Memray's default name beside the capture,
+/// `memray-<format>-<capture name minus memray- and its suffix><format suffix>` (.csv, .json,
+/// .speedscope.json, .folded, .pb.gz), never over an existing file without --force. Run as
+/// `memray transform` (or `python -m memray transform`), it behaves exactly like Memray 1.20:
+/// always a file (unless `-o -`), then `Wrote <file>`.
+#[derive(Parser)]
+#[command(
+    name = "memray-transform",
+    version,
+    after_help = "Reads `-` as standard input."
+)]
+pub struct Args {
+    /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, folded,
+    /// pprof
+    pub format: String,
+    /// Results of the tracker run (a capture file, or - for stdin)
+    pub results: String,
+    /// Output file name (- for standard output)
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}

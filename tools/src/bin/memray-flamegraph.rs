@@ -1,0 +1,37 @@
+//! `memray-flamegraph`: a self-contained HTML flame graph of a capture.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use memray_format::analysis::tree::{CallTree, TreeOptions};
+use memray_tools::args::flamegraph::Args;
+use memray_tools::flamegraph::{data, render_page};
+use memray_tools::output::{create_output, default_report_output};
+use memray_tools::view::load_view;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    memray_tools::cli::run("memray-flamegraph", || {
+        let split = args.split_threads || args.no_merge_threads;
+        let output = args.output.clone().unwrap_or_else(|| {
+            default_report_output(Path::new(&args.results), "memray-flamegraph-", ".html")
+        });
+        memray_tools::output::check_overwrite(&output, args.force)?;
+        let (a, groups) = load_view(&args.results, &args.view, !split)?;
+        let opts = TreeOptions {
+            split_threads: split,
+            inverted: args.inverted,
+        };
+        let tree = CallTree::build(&a, &groups, opts);
+        let doc = data::build(&a, &tree, opts, args.view.view(), None);
+        let json = serde_json::to_string(&doc)?;
+        let page = render_page(&json);
+        let mut f = create_output(&output, args.force)?;
+        f.write_all(page.as_bytes())?;
+        println!("Wrote {}", output.display());
+        Ok(())
+    })
+}

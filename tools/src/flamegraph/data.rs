@@ -1,0 +1,196 @@
+//! The JSON document behind a flame graph page: interned strings, the call tree in columns,
+//! memory samples, source lines, metadata, and (with `--temporal`) the values over time.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use memray_format::analysis::snapshot::View;
+use memray_format::analysis::tree::{CallTree, TreeOptions};
+use memray_format::analysis::Analysis;
+
+use crate::sizefmt::datetime_str;
+
+pub const FLAG_UNINTERESTING: u8 = 1;
+pub const FLAG_IMPORT: u8 = 2;
+pub const FLAG_THREAD: u8 = 4;
+
+#[derive(Serialize, Default)]
+pub struct Nodes {
+    pub fn_: Vec<u32>,
+    pub file: Vec<u32>,
+    pub line: Vec<u32>,
+    pub value: Vec<u64>,
+    pub n: Vec<u64>,
+    pub parent: Vec<u32>,
+    pub thread: Vec<u32>,
+    pub flags: Vec<u8>,
+}
+
+#[derive(Serialize)]
+pub struct Meta {
+    pub title: String,
+    pub command_line: String,
+    pub pid: u32,
+    pub start_time: String,
+    pub end_time: String,
+    pub duration: String,
+    pub peak_memory: u64,
+    pub total_allocations: u64,
+    pub python_allocator: String,
+    pub has_native_traces: bool,
+    pub trace_python_allocators: bool,
+    pub view_name: String,
+    pub split_threads: bool,
+    pub threads: Vec<(u32, String)>,
+}
+
+#[derive(Serialize)]
+pub struct Document {
+    pub meta: Meta,
+    pub strings: Vec<String>,
+    pub nodes: serde_json::Value,
+    pub memory: Vec<(u64, u64, u64)>,
+    pub source: HashMap<String, String>,
+    pub temporal: Option<serde_json::Value>,
+}
+
+struct Interner {
+    index: FxHashMap<String, u32>,
+    strings: Vec<String>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+}
+
+/// The text of line `line` of `file`, if the file is readable and the line exists.
+fn source_line(
+    cache: &mut FxHashMap<String, Option<Vec<String>>>,
+    file: &str,
+    line: u32,
+) -> Option<String> {
+    if file.starts_with('<') || line == 0 {
+        return None;
+    }
+    let lines = cache.entry(file.to_string()).or_insert_with(|| {
+        let f = std::fs::File::open(file).ok()?;
+        if f.metadata().ok()?.len() > 16 << 20 {
+            return None;
+        }
+        Some(BufReader::new(f).lines().map_while(Result::ok).collect())
+    });
+    let text = lines.as_ref()?.get(line as usize - 1)?.trim();
+    (!text.is_empty()).then(|| text.chars().take(200).collect())
+}
+
+pub fn view_name(view: View, temporal: bool) -> String {
+    let v = match view {
+        View::Peak => "Memory at the high-water mark",
+        View::Leaks => "Leaked memory",
+        View::Temporary => "Temporary allocations",
+    };
+    if temporal {
+        format!("{v} (temporal)")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Builds the document for `tree` (whose node ids `temporal` refers to, if given).
+pub fn build(
+    a: &Analysis,
+    tree: &CallTree,
+    opts: TreeOptions,
+    view: View,
+    temporal: Option<serde_json::Value>,
+) -> Document {
+    let mut interner = Interner {
+        index: FxHashMap::default(),
+        strings: Vec::new(),
+    };
+    interner.get("");
+    let mut nodes = Nodes::default();
+    let mut files: FxHashMap<String, Option<Vec<String>>> = FxHashMap::default();
+    let mut source = HashMap::new();
+    for n in &tree.nodes {
+        nodes.fn_.push(interner.get(&n.function));
+        nodes.file.push(interner.get(&n.filename));
+        nodes.line.push(n.line);
+        nodes.value.push(n.bytes);
+        nodes.n.push(n.count);
+        nodes.parent.push(n.parent);
+        nodes.thread.push(n.thread);
+        let is_thread_node = opts.split_threads && n.function.is_empty() && n.thread != 0;
+        nodes.flags.push(
+            (if n.interesting { 0 } else { FLAG_UNINTERESTING })
+                | (if n.import_system { FLAG_IMPORT } else { 0 })
+                | (if is_thread_node { FLAG_THREAD } else { 0 }),
+        );
+        let key = format!("{}:{}", n.filename, n.line);
+        if !source.contains_key(&key) {
+            if let Some(text) = source_line(&mut files, &n.filename, n.line) {
+                source.insert(key, text);
+            }
+        }
+    }
+    let h = &a.header;
+    let end = a
+        .trailer
+        .map(|t| t.end_time_ms)
+        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
+        .unwrap_or(h.start_time_ms);
+    let mut threads: Vec<(u32, String)> = a
+        .threads
+        .iter()
+        .map(|&t| (t, a.defs.thread_name(t).unwrap_or("").to_string()))
+        .collect();
+    threads.sort();
+    let mut nodes_json = serde_json::to_value(&nodes).expect("plain data");
+    // `fn` is a Rust keyword: rename the column the page reads.
+    if let Some(obj) = nodes_json.as_object_mut() {
+        if let Some(v) = obj.remove("fn_") {
+            obj.insert("fn".into(), v);
+        }
+    }
+    Document {
+        meta: Meta {
+            title: format!("memray flamegraph: {}", view_name(view, temporal.is_some())),
+            command_line: h.command_line.clone(),
+            pid: h.pid,
+            start_time: datetime_str(h.start_time_ms),
+            end_time: datetime_str(end),
+            duration: format!(
+                "{:.3} s",
+                end.saturating_sub(h.start_time_ms) as f64 / 1000.0
+            ),
+            peak_memory: a.peak_memory,
+            total_allocations: a.n_allocations,
+            python_allocator: h.python_allocator.clone(),
+            has_native_traces: h.native_traces,
+            trace_python_allocators: h.trace_python_allocators,
+            view_name: view_name(view, temporal.is_some()),
+            split_threads: opts.split_threads,
+            threads,
+        },
+        strings: interner.strings,
+        nodes: nodes_json,
+        memory: a
+            .snapshots
+            .iter()
+            .map(|s| (s.time_ms, s.rss, s.heap))
+            .collect(),
+        source,
+        temporal,
+    }
+}

@@ -1,0 +1,58 @@
+//! `memray table`: a self-contained HTML table of the allocation locations of a view (thread,
+//! size, allocator, allocation count, location), sortable by every column and searchable.
+
+use serde::Serialize;
+
+use memray_format::analysis::frames::visible_frames;
+use memray_format::analysis::snapshot::Aggregate;
+use memray_format::analysis::Analysis;
+
+pub const TEMPLATE: &str = include_str!("template.html");
+
+#[derive(Serialize)]
+pub struct Row {
+    pub thread: String,
+    pub size: u64,
+    pub allocator: &'static str,
+    pub n_allocations: u64,
+    pub location: String,
+}
+
+#[derive(Serialize)]
+pub struct Document {
+    pub title: String,
+    pub command_line: String,
+    pub rows: Vec<Row>,
+}
+
+/// Memray's thread label: `0x1 (name)`, `0x1`, or `merged thread`.
+pub fn thread_label(a: &Analysis, tid: u32, merged: bool) -> String {
+    if merged {
+        return "merged thread".into();
+    }
+    match a.defs.thread_name(tid) {
+        Some(name) if !name.is_empty() => format!("{tid:#x} ({name})"),
+        _ => format!("{tid:#x}"),
+    }
+}
+
+pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) -> Document {
+    let rows = groups
+        .iter()
+        .map(|g| Row {
+            thread: thread_label(a, g.thread, merged),
+            size: g.size,
+            allocator: g.allocator.name(),
+            n_allocations: g.count,
+            location: match visible_frames(a, g.stack, g.thread).first() {
+                Some(f) => format!("{} at {}:{}", f.function, f.filename, f.line),
+                None => "???".into(),
+            },
+        })
+        .collect();
+    Document {
+        title,
+        command_line: a.header.command_line.clone(),
+        rows,
+    }
+}

@@ -1,0 +1,53 @@
+//! `folded`: collapsed stacks, one line per distinct stack, `root;…;leaf BYTES`, as
+//! inferno's and Brendan Gregg's flame graph tools read them. A frame is
+//! `function (file:line)`; an allocation without a Python frame is `<stack trace unavailable>`,
+//! so the lines add up to every byte of the view. Groups without bytes are left out.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::Result;
+
+use memray_format::analysis::Frame;
+
+use super::{Export, NO_STACK};
+
+/// A frame's name in a collapsed stack: `;` separates frames and a line break ends the line,
+/// so neither may appear inside one.
+fn frame_name(f: &Frame) -> String {
+    format!("{} ({}:{})", f.function, f.filename, f.line)
+        .replace(';', ":")
+        .replace(['\n', '\r'], " ")
+}
+
+pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut lines: Vec<(String, u64)> = Vec::new();
+    for g in export.groups {
+        if g.size == 0 {
+            continue;
+        }
+        let frames = export.frames(g);
+        let stack = if frames.is_empty() {
+            NO_STACK.to_string()
+        } else {
+            frames
+                .iter()
+                .rev()
+                .map(frame_name)
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        let i = *index.entry(stack.clone()).or_insert_with(|| {
+            lines.push((stack, 0));
+            lines.len() - 1
+        });
+        lines[i].1 += g.size;
+    }
+    let mut w = std::io::BufWriter::new(out);
+    for (stack, bytes) in lines {
+        writeln!(w, "{stack} {bytes}")?;
+    }
+    w.flush()?;
+    Ok(())
+}
