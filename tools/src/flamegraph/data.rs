@@ -137,10 +137,11 @@ pub fn build(
                 | (if n.import_system { FLAG_IMPORT } else { 0 })
                 | (if is_thread_node { FLAG_THREAD } else { 0 }),
         );
-        let key = format!("{}:{}", n.filename, n.line);
-        if !source.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            source.entry(format!("{}:{}", n.filename, n.line))
+        {
             if let Some(text) = source_line(&mut files, &n.filename, n.line) {
-                source.insert(key, text);
+                e.insert(text);
             }
         }
     }
