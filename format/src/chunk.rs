@@ -309,10 +309,28 @@ pub struct Chunk {
     pub images: Vec<Option<ImageMap>>,
 }
 
-/// Decodes a chunk payload (already decompressed). `offset` is for error messages.
+/// One record of a chunk payload, in the order it was written (for dumps; reports use
+/// [`decode_payload`], which gathers them into a [`Chunk`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// The thread of the events that follow.
+    Thread(u32),
+    ThreadName(ThreadName),
+    /// A code location and its id.
+    Code(u32, CodeDef),
+    /// A Python stack node and its id.
+    Node(u32, StackNode),
+    /// A native stack node and its id.
+    NativeNode(u32, NativeNode),
+    Memory(MemorySample),
+    Image(ImageMap),
+    ImagesReset,
+    Event(Event),
+}
+
+/// Decodes a chunk payload (already decompressed) into a [`Chunk`]. `offset` is for error
+/// messages.
 pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Chunk, FormatError> {
-    let bad = |what: &str| FormatError::corrupt(offset, what);
-    let mut c = Cursor::new(payload);
     let mut chunk = Chunk {
         code_base: h.code_base,
         node_base: h.node_base,
@@ -320,6 +338,34 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
         events: Vec::with_capacity(h.n_events.min(payload.len() as u32) as usize),
         ..Default::default()
     };
+    decode_records(h, payload, offset, |r| match r {
+        Record::Thread(_) => {}
+        Record::ThreadName(t) => chunk.thread_names.push(t),
+        Record::Code(_, c) => chunk.codes.push(c),
+        Record::Node(_, n) => chunk.nodes.push(n),
+        Record::NativeNode(_, n) => chunk.native_nodes.push(n),
+        Record::Memory(m) => chunk.samples.push((chunk.events.len() as u32, m)),
+        Record::Image(i) => chunk.images.push(Some(i)),
+        Record::ImagesReset => chunk.images.push(None),
+        Record::Event(e) => chunk.events.push(e),
+    })?;
+    Ok(chunk)
+}
+
+/// Decodes a chunk payload (already decompressed) record by record, handing each to `f` in
+/// file order. Checks the event count against the chunk header. `offset` is for error messages.
+pub fn decode_records(
+    h: &ChunkHeader,
+    payload: &[u8],
+    offset: u64,
+    mut f: impl FnMut(Record),
+) -> Result<(), FormatError> {
+    let bad = |what: &str| FormatError::corrupt(offset, what);
+    let mut c = Cursor::new(payload);
+    let mut n_codes = 0u64;
+    let mut n_nodes = 0u64;
+    let mut n_native = 0u64;
+    let mut n_events = 0u64;
     let mut thread: Option<u32> = None;
     let (
         mut prev_address,
@@ -334,24 +380,33 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
     while !c.is_empty() {
         let tag = c.u8().ok_or_else(trunc)?;
         match tag {
-            TAG_THREAD => thread = Some(c.u32().ok_or_else(trunc)?),
+            TAG_THREAD => {
+                let t = c.u32().ok_or_else(trunc)?;
+                thread = Some(t);
+                f(Record::Thread(t));
+            }
             TAG_THREAD_NAME => {
                 let thread = c.u32().ok_or_else(trunc)?;
                 let name = c.string().ok_or_else(trunc)?;
-                chunk.thread_names.push(ThreadName { thread, name });
+                f(Record::ThreadName(ThreadName { thread, name }));
             }
             TAG_CODE => {
                 let function = c.string().ok_or_else(trunc)?;
                 let filename = c.string().ok_or_else(trunc)?;
                 let first_line = c.u32().ok_or_else(trunc)?;
-                chunk.codes.push(CodeDef {
-                    function,
-                    filename,
-                    first_line,
-                });
+                let id = (h.code_base as u64 + n_codes) as u32;
+                n_codes += 1;
+                f(Record::Code(
+                    id,
+                    CodeDef {
+                        function,
+                        filename,
+                        first_line,
+                    },
+                ));
             }
             TAG_NODE => {
-                let id = h.node_base as u64 + 1 + chunk.nodes.len() as u64;
+                let id = h.node_base as u64 + 1 + n_nodes;
                 let back = c.u64().ok_or_else(trunc)?;
                 let parent = id
                     .checked_sub(back)
@@ -361,14 +416,18 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                 let code = u32::try_from(code).map_err(|_| bad("code id out of range"))?;
                 prev_code = code;
                 let line = c.u32().ok_or_else(trunc)?;
-                chunk.nodes.push(StackNode {
-                    parent: parent as u32,
-                    code,
-                    line,
-                });
+                n_nodes += 1;
+                f(Record::Node(
+                    id as u32,
+                    StackNode {
+                        parent: parent as u32,
+                        code,
+                        line,
+                    },
+                ));
             }
             TAG_NATIVE_NODE => {
-                let id = h.native_base as u64 + 1 + chunk.native_nodes.len() as u64;
+                let id = h.native_base as u64 + 1 + n_native;
                 let back = c.u64().ok_or_else(trunc)?;
                 let parent = id
                     .checked_sub(back)
@@ -376,17 +435,19 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                     .ok_or_else(|| bad("native node refers to a later parent"))?;
                 let ip = prev_ip.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
                 prev_ip = ip;
-                chunk.native_nodes.push(NativeNode {
-                    parent: parent as u32,
-                    ip,
-                });
+                n_native += 1;
+                f(Record::NativeNode(
+                    id as u32,
+                    NativeNode {
+                        parent: parent as u32,
+                        ip,
+                    },
+                ));
             }
             TAG_MEMORY => {
                 let time_ms = c.u64().ok_or_else(trunc)?;
                 let rss = c.u64().ok_or_else(trunc)?;
-                chunk
-                    .samples
-                    .push((chunk.events.len() as u32, MemorySample { time_ms, rss }));
+                f(Record::Memory(MemorySample { time_ms, rss }));
             }
             TAG_IMAGE => {
                 let path = c.string().ok_or_else(trunc)?;
@@ -399,13 +460,13 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                 for _ in 0..n {
                     segments.push((c.u64().ok_or_else(trunc)?, c.u64().ok_or_else(trunc)?));
                 }
-                chunk.images.push(Some(ImageMap {
+                f(Record::Image(ImageMap {
                     path,
                     load_address,
                     segments,
                 }));
             }
-            TAG_IMAGES_RESET => chunk.images.push(None),
+            TAG_IMAGES_RESET => f(Record::ImagesReset),
             _ if tag & TAG_EVENT != 0 => {
                 let allocator = AllocatorType::from_u8(tag & 0x0f)
                     .ok_or_else(|| bad("unknown allocator in event"))?;
@@ -450,20 +511,21 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
                         }
                     }
                 }
-                chunk.events.push(Event {
+                n_events += 1;
+                f(Record::Event(Event {
                     allocator,
                     thread,
                     address,
                     size,
                     stack,
                     native_stack,
-                });
+                }));
             }
             _ => return Err(bad("unknown record tag")),
         }
     }
-    if chunk.events.len() != h.n_events as usize {
+    if n_events != u64::from(h.n_events) {
         return Err(bad("chunk event count disagrees with its header"));
     }
-    Ok(chunk)
+    Ok(())
 }

@@ -60,14 +60,18 @@ fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
         .ok_or_else(|| FormatError::corrupt(offset, "chunk does not decompress"))
 }
 
-fn decode_chunk_at(data: &[u8], loc: &ChunkLoc) -> Result<Chunk> {
+fn payload_at(data: &[u8], loc: &ChunkLoc) -> Result<Vec<u8>> {
     let start = loc.offset as usize + CHUNK_HEADER_LEN;
     let stored = data
         .get(start..start + loc.header.stored_len as usize)
         .ok_or(FormatError::Truncated {
             offset: data.len() as u64,
         })?;
-    let payload = decompress(&loc.header, stored, loc.offset)?;
+    decompress(&loc.header, stored, loc.offset)
+}
+
+fn decode_chunk_at(data: &[u8], loc: &ChunkLoc) -> Result<Chunk> {
+    let payload = payload_at(data, loc)?;
     decode_payload(&loc.header, &payload, loc.offset)
 }
 
@@ -139,6 +143,11 @@ impl CaptureFile {
     /// False when the writer did not finish (the process died): only the complete chunks are read.
     pub fn is_complete(&self) -> bool {
         self.trailer.is_some()
+    }
+
+    /// Chunk `i`'s payload, checked and decompressed (see [`crate::chunk::decode_records`]).
+    pub fn payload(&self, i: usize) -> Result<Vec<u8>> {
+        payload_at(self.bytes.as_slice(), &self.chunks[i])
     }
 
     pub fn decode_chunk(&self, i: usize) -> Result<Chunk> {
@@ -291,6 +300,15 @@ impl<R: Read> StreamReader<R> {
 
     /// The next chunk; `Ok(None)` at the footer or where the stream ends (cut short or not).
     pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        match self.next_payload()? {
+            Some((loc, payload)) => Ok(Some(decode_payload(&loc.header, &payload, loc.offset)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next chunk's location and payload, checked and decompressed; `Ok(None)` as for
+    /// [`Self::next_chunk`].
+    pub fn next_payload(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
         if self.done {
             return Ok(None);
         }
@@ -345,9 +363,12 @@ impl<R: Read> StreamReader<R> {
             return Ok(None);
         }
         let payload = decompress(&header, &stored, self.offset)?;
-        let chunk = decode_payload(&header, &payload, self.offset)?;
+        let loc = ChunkLoc {
+            offset: self.offset,
+            header,
+        };
         self.offset += (CHUNK_HEADER_LEN + stored.len()) as u64;
-        Ok(Some(chunk))
+        Ok(Some((loc, payload)))
     }
 }
 
@@ -390,6 +411,30 @@ impl Capture {
             Capture::Stream(s) => {
                 while let Some(c) = s.next_chunk()? {
                     f(c)?;
+                }
+                Ok(s.trailer)
+            }
+        }
+    }
+
+    /// Feeds every chunk's location and decompressed payload, in file order and one at a
+    /// time, to `f` (for record-by-record dumps). Returns the trailer as
+    /// [`Self::for_each_chunk`] does.
+    pub fn for_each_payload(
+        &mut self,
+        mut f: impl FnMut(&ChunkLoc, &[u8]) -> Result<()>,
+    ) -> Result<Option<Trailer>> {
+        match self {
+            Capture::File(file) => {
+                for i in 0..file.chunks.len() {
+                    let payload = file.payload(i)?;
+                    f(&file.chunks[i], &payload)?;
+                }
+                Ok(file.trailer)
+            }
+            Capture::Stream(s) => {
+                while let Some((loc, payload)) = s.next_payload()? {
+                    f(&loc, &payload)?;
                 }
                 Ok(s.trailer)
             }

@@ -9,6 +9,7 @@ pub mod modules;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;
+pub mod temporal;
 pub mod temporary;
 pub mod tree;
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use super::definitions::Definitions;
+use super::temporal::{Lifetime, Runs, TemporalPeaks};
 use super::temporary::{TemporaryAt, TemporaryFinder};
 use crate::chunk::Chunk;
 use crate::records::{AllocatorType, Event, Header, Trailer};
@@ -52,15 +53,24 @@ pub struct ReplayOptions {
     pub size_counts: bool,
     /// Find temporary allocations with this threshold (see [`super::temporary`]).
     pub temporary_threshold: Option<usize>,
+    /// Keep each location's value at every interval's peak (see [`super::temporal`]).
+    pub temporal_peaks: bool,
+    /// Group allocations by the intervals they were made and freed in.
+    pub lifetimes: bool,
 }
 
 pub struct Replay {
     opts: ReplayOptions,
     keys: FxHashMap<LocKey, u32>,
     locs: Vec<(LocKey, LocStats)>,
-    blocks: FxHashMap<u64, (u64, u32)>,
-    /// mmap'ed ranges: start -> (length, location index).
-    ranges: BTreeMap<u64, (u64, u32)>,
+    /// Live blocks: address -> (size, location index, interval allocated in).
+    blocks: FxHashMap<u64, (u64, u32, u32)>,
+    /// mmap'ed ranges: start -> (length, location index, interval allocated in).
+    ranges: BTreeMap<u64, (u64, u32, u32)>,
+    /// Memory samples seen so far: the current interval.
+    interval: u32,
+    temporal: Option<TemporalPeaks>,
+    lifetimes: Option<FxHashMap<(u32, u32, u32), (u64, u64)>>,
     heap: u64,
     peak: u64,
     peak_gen: u32,
@@ -97,6 +107,12 @@ pub struct Analysis {
     pub threads: Vec<u32>,
     /// Temporary allocations by location (empty unless asked for).
     pub temporary: Vec<TemporaryAt>,
+    /// Heap peak inside each interval between memory samples (empty unless asked for).
+    pub interval_peaks: Vec<u64>,
+    /// Per location (index into `locations`): live bytes at interval peaks, as runs.
+    pub interval_runs: Vec<Runs>,
+    /// Allocations by location and the intervals they were made and freed in.
+    pub lifetimes: Vec<Lifetime>,
 }
 
 impl Replay {
@@ -119,6 +135,9 @@ impl Replay {
             snapshots: Vec::new(),
             threads: Vec::new(),
             temporary: opts.temporary_threshold.map(TemporaryFinder::new),
+            interval: 0,
+            temporal: opts.temporal_peaks.then(TemporalPeaks::default),
+            lifetimes: opts.lifetimes.then(FxHashMap::default),
         }
     }
 
@@ -126,27 +145,44 @@ impl Replay {
         let mut samples = chunk.samples.iter().peekable();
         for (i, e) in chunk.events.iter().enumerate() {
             while let Some((_, s)) = samples.next_if(|(pos, _)| *pos as usize <= i) {
-                self.snapshots.push(Snapshot {
-                    time_ms: s.time_ms,
-                    rss: s.rss,
-                    heap: self.heap,
-                });
+                self.sample(s.time_ms, s.rss);
             }
             self.event(e);
         }
         for (_, s) in samples {
-            self.snapshots.push(Snapshot {
-                time_ms: s.time_ms,
-                rss: s.rss,
-                heap: self.heap,
+            self.sample(s.time_ms, s.rss);
+        }
+    }
+
+    fn sample(&mut self, time_ms: u64, rss: u64) {
+        self.snapshots.push(Snapshot {
+            time_ms,
+            rss,
+            heap: self.heap,
+        });
+        self.end_interval();
+    }
+
+    /// Closes the interval that the sample just read ends.
+    fn end_interval(&mut self) {
+        if let Some(t) = &mut self.temporal {
+            let locs = &self.locs;
+            t.end_interval(self.heap, |i| {
+                let s = &locs[i as usize].1;
+                (s.live_bytes, s.live_count)
             });
         }
+        self.interval += 1;
     }
 
     /// Brings a location's at-peak figures up to date before it changes.
     #[inline]
     fn touch(&mut self, idx: u32) -> &mut LocStats {
         let peak_gen = self.peak_gen;
+        if let Some(t) = &mut self.temporal {
+            let s = &self.locs[idx as usize].1;
+            t.before_change(idx, (s.live_bytes, s.live_count));
+        }
         let s = &mut self.locs[idx as usize].1;
         if s.gen != peak_gen {
             s.peak_bytes = s.live_bytes;
@@ -176,13 +212,21 @@ impl Replay {
             },
         ));
         self.keys.insert(key, i);
+        if let Some(t) = &mut self.temporal {
+            t.new_location();
+        }
         if !self.threads.contains(&e.thread) {
             self.threads.push(e.thread);
         }
         i
     }
 
-    fn release(&mut self, idx: u32, bytes: u64, count: u64) {
+    fn release(&mut self, idx: u32, bytes: u64, count: u64, allocated_in: u32) {
+        if let Some(l) = &mut self.lifetimes {
+            let e = l.entry((idx, allocated_in, self.interval)).or_default();
+            e.0 += bytes;
+            e.1 += count;
+        }
         let s = self.touch(idx);
         s.live_bytes -= bytes;
         s.live_count -= count;
@@ -198,8 +242,8 @@ impl Replay {
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
                 self.n_deallocations += 1;
-                if let Some((size, idx)) = self.blocks.remove(&e.address) {
-                    self.release(idx, size, 1);
+                if let Some((size, idx, born)) = self.blocks.remove(&e.address) {
+                    self.release(idx, size, 1, born);
                 }
             }
             AllocatorType::Munmap => {
@@ -216,10 +260,12 @@ impl Replay {
                 if e.allocator == AllocatorType::Mmap {
                     // A new mapping replaces whatever it overlaps (MAP_FIXED).
                     self.unmap(e.address, e.size);
-                    self.ranges.insert(e.address, (e.size, idx));
-                } else if let Some((size, old)) = self.blocks.insert(e.address, (e.size, idx)) {
+                    self.ranges.insert(e.address, (e.size, idx, self.interval));
+                } else if let Some((size, old, born)) =
+                    self.blocks.insert(e.address, (e.size, idx, self.interval))
+                {
                     // A block reused without a free we saw: the old one is gone.
-                    self.release(old, size, 1);
+                    self.release(old, size, 1, born);
                 }
                 let s = self.touch(idx);
                 s.total_bytes += e.size;
@@ -233,8 +279,52 @@ impl Replay {
                     self.peak_gen += 1;
                     self.peak_event = self.n_events - 1;
                 }
+                if let Some(t) = &mut self.temporal {
+                    t.after_allocation(self.heap);
+                }
             }
         }
+    }
+
+    /// The lifetimes grouped so far, plus what is still live (never freed).
+    fn take_lifetimes(&mut self) -> Vec<Lifetime> {
+        let Some(map) = self.lifetimes.take() else {
+            return Vec::new();
+        };
+        let mut still: FxHashMap<(u32, u32), (u64, u64)> = FxHashMap::default();
+        let live = self
+            .blocks
+            .values()
+            .map(|&(size, idx, born)| (size, idx, born))
+            .chain(self.ranges.values().copied());
+        for (size, idx, born) in live {
+            let e = still.entry((idx, born)).or_default();
+            e.0 += size;
+            e.1 += 1;
+        }
+        let mut out: Vec<Lifetime> = map
+            .into_iter()
+            .map(|((location, a, f), (bytes, count))| Lifetime {
+                location,
+                allocated_in: a,
+                freed_in: Some(f),
+                bytes,
+                count,
+            })
+            .chain(
+                still
+                    .into_iter()
+                    .map(|((location, a), (bytes, count))| Lifetime {
+                        location,
+                        allocated_in: a,
+                        freed_in: None,
+                        bytes,
+                        count,
+                    }),
+            )
+            .collect();
+        out.sort_by_key(|l| (l.location, l.allocated_in, l.freed_in));
+        out
     }
 
     /// Removes `[addr, addr+len)` from the mapped ranges, splitting ranges it cuts through.
@@ -243,16 +333,16 @@ impl Replay {
             return;
         }
         let end = addr.saturating_add(len);
-        let mut hit: Vec<(u64, u64, u32)> = Vec::new();
-        if let Some((&s, &(l, i))) = self.ranges.range(..addr).next_back() {
+        let mut hit: Vec<(u64, u64, u32, u32)> = Vec::new();
+        if let Some((&s, &(l, i, born))) = self.ranges.range(..addr).next_back() {
             if s + l > addr {
-                hit.push((s, l, i));
+                hit.push((s, l, i, born));
             }
         }
-        for (&s, &(l, i)) in self.ranges.range(addr..end) {
-            hit.push((s, l, i));
+        for (&s, &(l, i, born)) in self.ranges.range(addr..end) {
+            hit.push((s, l, i, born));
         }
-        for (s, l, idx) in hit {
+        for (s, l, idx, born) in hit {
             self.ranges.remove(&s);
             let r_end = s + l;
             let cut_start = s.max(addr);
@@ -260,12 +350,17 @@ impl Replay {
             let removed = cut_end - cut_start;
             let mut pieces = 0u64;
             if s < cut_start {
-                self.ranges.insert(s, (cut_start - s, idx));
+                self.ranges.insert(s, (cut_start - s, idx, born));
                 pieces += 1;
             }
             if cut_end < r_end {
-                self.ranges.insert(cut_end, (r_end - cut_end, idx));
+                self.ranges.insert(cut_end, (r_end - cut_end, idx, born));
                 pieces += 1;
+            }
+            if let Some(l) = &mut self.lifetimes {
+                let e = l.entry((idx, born, self.interval)).or_default();
+                e.0 += removed;
+                e.1 += u64::from(pieces == 0);
             }
             // The mapping counts as one allocation while any piece of it remains; a split
             // leaves one allocation per piece.
@@ -282,6 +377,19 @@ impl Replay {
         header: Header,
         trailer: Option<Trailer>,
     ) -> Analysis {
+        // The events after the last sample form the last interval.
+        if let Some(t) = &mut self.temporal {
+            let locs = &self.locs;
+            t.end_interval(self.heap, |i| {
+                let s = &locs[i as usize].1;
+                (s.live_bytes, s.live_count)
+            });
+        }
+        let lifetimes = self.take_lifetimes();
+        let (interval_peaks, interval_runs) = match self.temporal.take() {
+            Some(t) => (t.peaks, t.runs),
+            None => (Vec::new(), Vec::new()),
+        };
         for i in 0..self.locs.len() as u32 {
             self.touch(i);
         }
@@ -305,6 +413,9 @@ impl Replay {
                 .temporary
                 .map(TemporaryFinder::finish)
                 .unwrap_or_default(),
+            interval_peaks,
+            interval_runs,
+            lifetimes,
         }
     }
 }
