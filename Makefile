@@ -17,17 +17,27 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv install demo test test-rust test-python lint bench man clean
+.PHONY: all venv node-tools install demo test test-rust test-python lint bench man clean
 
 all: install
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 
-# Python packages the build and the tests need, installed only when missing.
+# Python packages the build and the tests need, installed only when missing (gprof2dot,
+# jsonschema and protobuf read `memray transform`'s output in tests/test_transform.py).
 venv: $(VPY)
-	@$(VPY) -c "import maturin, pytest" 2>/dev/null || \
-		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7"
+	@$(VPY) -c "import maturin, pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
+			"gprof2dot" "jsonschema>=4" "protobuf>=4"
+
+# npm packages the tests use, installed only when missing into tests/.node: speedscope (its
+# file-format JSON schema) and pprof-format (a second, independent pprof decoder).
+NODE_TOOLS := $(CURDIR)/tests/.node
+node-tools:
+	@[ -f $(NODE_TOOLS)/node_modules/speedscope/package.json ] && \
+		[ -f $(NODE_TOOLS)/node_modules/pprof-format/package.json ] || \
+		npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) speedscope pprof-format
 
 install: venv
 	$(CARGO) build --release -p memray-tools
@@ -53,8 +63,9 @@ test: install test-rust test-python
 test-rust:
 	$(CARGO) test --workspace --exclude memray-tracker
 
-test-python: install
-	PATH="$(VENV)/bin:$$PATH" $(VPY) -m pytest -q tests
+test-python: install node-tools
+	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
+		$(VPY) -m pytest -q tests
 
 lint:
 	$(CARGO) fmt --all -- --check
