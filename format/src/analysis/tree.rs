@@ -57,6 +57,16 @@ fn node(parent: u32, function: &str, filename: &str, line: u32, thread: u32) -> 
 
 impl CallTree {
     pub fn build(a: &Analysis, groups: &[Aggregate], opts: TreeOptions) -> CallTree {
+        Self::build_with_leaves(a, groups, opts).0
+    }
+
+    /// Also returns, for each group, the node its allocations are attributed to.
+    pub fn build_with_leaves(
+        a: &Analysis,
+        groups: &[Aggregate],
+        opts: TreeOptions,
+    ) -> (CallTree, Vec<u32>) {
+        let mut leaves = Vec::with_capacity(groups.len());
         let mut nodes = vec![node(0, "", "", 0, 0)];
         let mut index: FxHashMap<(u32, &str, &str, u32), u32> = FxHashMap::default();
         let mut thread_roots: FxHashMap<u32, u32> = FxHashMap::default();
@@ -99,8 +109,9 @@ impl CallTree {
                 nodes[id as usize].count += g.count;
                 cur = id;
             }
+            leaves.push(cur);
         }
-        CallTree { nodes }
+        (CallTree { nodes }, leaves)
     }
 
     pub fn total(&self) -> u64 {

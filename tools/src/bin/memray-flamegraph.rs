@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use memray_format::analysis::tree::{CallTree, TreeOptions};
+use memray_format::analysis::ReplayOptions;
 use memray_tools::args::flamegraph::Args;
-use memray_tools::flamegraph::{data, render_page};
+use memray_tools::flamegraph::{data, render_page, temporal};
 use memray_tools::output::{create_output, default_report_output};
-use memray_tools::view::load_view;
+use memray_tools::view::{load_view, open_analysis};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -20,13 +21,25 @@ fn main() -> ExitCode {
             default_report_output(Path::new(&args.results), "memray-flamegraph-", ".html")
         });
         memray_tools::output::check_overwrite(&output, args.force)?;
-        let (a, groups) = load_view(&args.results, &args.view, !split)?;
         let opts = TreeOptions {
             split_threads: split,
             inverted: args.inverted,
         };
-        let tree = CallTree::build(&a, &groups, opts);
-        let doc = data::build(&a, &tree, opts, args.view.view(), None);
+        let doc = if args.temporal {
+            let a = open_analysis(
+                &args.results,
+                ReplayOptions {
+                    temporal_peaks: !args.view.leaks,
+                    lifetimes: args.view.leaks,
+                    ..Default::default()
+                },
+            )?;
+            temporal::document(&a, opts, args.view.view())
+        } else {
+            let (a, groups) = load_view(&args.results, &args.view, !split)?;
+            let tree = CallTree::build(&a, &groups, opts);
+            data::build(&a, &tree, opts, args.view.view(), None)
+        };
         let json = serde_json::to_string(&doc)?;
         let page = render_page(&json);
         let mut f = create_output(&output, args.force)?;

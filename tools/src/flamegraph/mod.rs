@@ -3,6 +3,7 @@
 //! the frames shown, drawn on a canvas by the page's own script.
 
 pub mod data;
+pub mod temporal;
 
 /// The page; `__MEMRAY_DATA__` is replaced by the JSON document (escaped for a script tag).
 pub const TEMPLATE: &str = include_str!("template.html");
