@@ -23,17 +23,42 @@ fn interval_peaks_runs_and_lifetimes() {
         ..Default::default()
     };
     let mut w = CaptureWriter::new(Vec::new(), &header, WriterOptions::default()).unwrap();
-    w.define_code(&CodeDef { function: "f".into(), filename: "a.py".into(), first_line: 1 }).unwrap();
-    let s1 = w.define_node(&StackNode { parent: 0, code: 0, line: 2 }).unwrap();
-    let s2 = w.define_node(&StackNode { parent: 0, code: 0, line: 3 }).unwrap();
+    w.define_code(&CodeDef {
+        function: "f".into(),
+        filename: "a.py".into(),
+        first_line: 1,
+    })
+    .unwrap();
+    let s1 = w
+        .define_node(&StackNode {
+            parent: 0,
+            code: 0,
+            line: 2,
+        })
+        .unwrap();
+    let s2 = w
+        .define_node(&StackNode {
+            parent: 0,
+            code: 0,
+            line: 3,
+        })
+        .unwrap();
     // Interval 0: peak 150 with s1=100, s2=50.
     w.event(&ev(Malloc, 0xa, 100, s1)).unwrap();
     w.event(&ev(Malloc, 0xb, 50, s2)).unwrap();
     w.event(&ev(Free, 0xa, 0, 0)).unwrap();
-    w.memory_sample(&MemorySample { time_ms: 10, rss: 1 }).unwrap();
+    w.memory_sample(&MemorySample {
+        time_ms: 10,
+        rss: 1,
+    })
+    .unwrap();
     // Interval 1: peak 80 with s1=30, s2=50.
     w.event(&ev(Malloc, 0xc, 30, s1)).unwrap();
-    w.memory_sample(&MemorySample { time_ms: 20, rss: 1 }).unwrap();
+    w.memory_sample(&MemorySample {
+        time_ms: 20,
+        rss: 1,
+    })
+    .unwrap();
     // Interval 2: nothing happens; the peak is the heap it started with.
     let bytes = w.finish(30).unwrap();
     let mut c = Capture::File(CaptureFile::from_vec(bytes).unwrap());
@@ -47,7 +72,12 @@ fn interval_peaks_runs_and_lifetimes() {
     )
     .unwrap();
     assert_eq!(a.interval_peaks, vec![150, 80, 80]);
-    let loc = |stack: u32| a.locations.iter().position(|(k, _)| k.stack == stack).unwrap();
+    let loc = |stack: u32| {
+        a.locations
+            .iter()
+            .position(|(k, _)| k.stack == stack)
+            .unwrap()
+    };
     assert_eq!(a.interval_runs[loc(s1)], vec![(0, 100, 1), (1, 30, 1)]);
     assert_eq!(a.interval_runs[loc(s2)], vec![(0, 50, 1)]);
     let lt: Vec<(usize, u32, Option<u32>, u64)> = a

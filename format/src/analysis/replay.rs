@@ -13,6 +13,9 @@ use super::temporary::{TemporaryAt, TemporaryFinder};
 use crate::chunk::Chunk;
 use crate::records::{AllocatorType, Event, Header, Trailer};
 
+/// (location, interval allocated in, interval freed in) -> (bytes, count).
+type LifetimeMap = FxHashMap<(u32, u32, u32), (u64, u64)>;
+
 /// What allocations are grouped by: one allocation site on one thread through one allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocKey {
@@ -70,7 +73,7 @@ pub struct Replay {
     /// Memory samples seen so far: the current interval.
     interval: u32,
     temporal: Option<TemporalPeaks>,
-    lifetimes: Option<FxHashMap<(u32, u32, u32), (u64, u64)>>,
+    lifetimes: Option<LifetimeMap>,
     heap: u64,
     peak: u64,
     peak_gen: u32,
