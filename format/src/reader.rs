@@ -156,7 +156,8 @@ impl CaptureFile {
 
     /// Decodes every chunk, `batch` at a time in parallel, and hands them to `f` in file order.
     pub fn for_each_chunk(&self, mut f: impl FnMut(Chunk) -> Result<()>) -> Result<()> {
-        let batch = (rayon::current_num_threads() * 2).max(2);
+        // One chunk per worker in flight: decoded chunks are ~30x their encoded size.
+        let batch = rayon::current_num_threads().max(1);
         for group in self.chunks.chunks(batch) {
             let decoded: Vec<Result<Chunk>> = group
                 .par_iter()
