@@ -44,9 +44,10 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
     follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
-    sys_path, skipped_frames))]
+    sys_path, skipped_frames, socket=None))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
+    py: Python<'_>,
     path: String,
     overwrite: bool,
     compress: bool,
@@ -60,6 +61,7 @@ fn start_tracking(
     site_packages: Vec<String>,
     sys_path: Vec<String>,
     skipped_frames: u32,
+    socket: Option<(String, u16)>,
 ) -> PyResult<u32> {
     if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
         return Err(PyRuntimeError::new_err(
@@ -93,13 +95,24 @@ fn start_tracking(
         memory_interval_ms,
         header,
     };
-    begin(options, trace_python_allocators).map_err(|e| open_error(&path, e))?;
+    let sink = match socket {
+        // Waits for the client with the GIL released, so other threads run meanwhile.
+        Some((address, port)) => py
+            .detach(|| tracker::accept_client(&address, port))
+            .map_err(|e| PyOSError::new_err(format!("Could not serve on {address}:{port}: {e}")))?,
+        None => tracker::open_sink(&path, overwrite).map_err(|e| open_error(&path, e))?,
+    };
+    begin(options, sink, trace_python_allocators).map_err(|e| open_error(&path, e))?;
     Ok(tid)
 }
 
-fn begin(options: Options, trace_python_allocators: bool) -> std::io::Result<()> {
+fn begin(
+    options: Options,
+    sink: tracker::Sink,
+    trace_python_allocators: bool,
+) -> std::io::Result<()> {
     let interval = options.memory_interval_ms;
-    let state = State::create(options)?;
+    let state = State::create(options, sink)?;
     *STATE.lock() = Some(state);
     seam::watch_code_deaths(tracker::on_code_death);
     hooks::install_got();
@@ -178,7 +191,8 @@ fn follow_fork_in_child() -> PyResult<Option<String>> {
     options.header.start_time_ms = now_ms();
     let path = options.path.clone();
     let trace = TRACE_PYTHON_ALLOCATORS.load(Relaxed);
-    begin(options, trace).map_err(|e| open_error(&path, e))?;
+    let sink = tracker::open_sink(&path, true).map_err(|e| open_error(&path, e))?;
+    begin(options, sink, trace).map_err(|e| open_error(&path, e))?;
     Ok(Some(path))
 }
 

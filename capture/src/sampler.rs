@@ -6,7 +6,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use crate::quiet_thread::QuietThread;
-use crate::tracker::{FLUSH_EVERY, STATE};
+use crate::tracker::{FLUSH_EVERY, FLUSH_EVERY_LIVE, STATE};
 
 pub struct Sampler {
     /// Dropping or sending on it wakes the thread and makes it stop.
@@ -39,7 +39,8 @@ impl Sampler {
                 let mut st = STATE.lock();
                 let Some(state) = st.as_mut() else { break };
                 state.memory_sample(rss);
-                if state.last_flush.elapsed() >= FLUSH_EVERY {
+                let every = if state.live { FLUSH_EVERY_LIVE } else { FLUSH_EVERY };
+                if state.last_flush.elapsed() >= every {
                     state.sync();
                 }
             }

@@ -33,11 +33,15 @@ const INITIAL_DEPTH: usize = 256;
 /// A chunk older than this is sealed and written by the sampler, so a killed process loses
 /// at most this much.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often records reach a live client.
+pub const FLUSH_EVERY_LIVE: std::time::Duration = std::time::Duration::from_millis(100);
 /// Uncompressed size at which a chunk is sealed.
 const CHUNK_SIZE: usize = 1 << 20;
 
 pub enum Sink {
     File(File),
+    /// Live mode: the one client of a `SocketDestination`.
+    Socket(std::net::TcpStream),
     Null,
 }
 
@@ -45,13 +49,31 @@ impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sink::File(f) => f.write(buf),
+            Sink::Socket(s) => {
+                use std::os::fd::AsRawFd;
+                // MSG_NOSIGNAL: a client that went away is an error, never a SIGPIPE.
+                // SAFETY: sends from a valid buffer on an open socket.
+                let n = unsafe {
+                    libc::send(
+                        s.as_raw_fd(),
+                        buf.as_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            }
             Sink::Null => Ok(buf.len()),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::File(f) => f.flush(),
-            Sink::Null => Ok(()),
+            Sink::Socket(_) | Sink::Null => Ok(()),
         }
     }
 }
@@ -84,6 +106,8 @@ pub struct State {
     pending_names: FxHashMap<u64, String>,
     pub last_flush: Instant,
     failed: bool,
+    /// Streaming to a live client: records are sent every [`FLUSH_EVERY_LIVE`].
+    pub live: bool,
 }
 
 /// A thread's memory of its last stack: frames root first, with the node each one produced.
@@ -178,7 +202,17 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
+/// Listens on `address:port` and waits for one client (live mode).
+pub fn accept_client(address: &str, port: u16) -> io::Result<Sink> {
+    let listener = std::net::TcpListener::bind((address, port))?;
+    let (stream, _) = listener.accept()?;
+    stream.set_nodelay(true)?;
+    Ok(Sink::Socket(stream))
+}
+
+/// Opens the capture file (never following a symlink; refusing an existing file unless
+/// `overwrite`); `/dev/null` writes nothing.
+pub fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
     if path == "/dev/null" {
         return Ok(Sink::Null);
     }
@@ -195,9 +229,9 @@ fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
 }
 
 impl State {
-    /// Opens the destination, writes the header and starts the writer thread.
-    pub fn create(options: Options) -> io::Result<State> {
-        let sink = open_sink(&options.path, options.overwrite)?;
+    /// Writes the header to `sink` and starts the writer thread.
+    pub fn create(options: Options, sink: Sink) -> io::Result<State> {
+        let live = matches!(sink, Sink::Socket(_));
         let compression = if options.compress {
             Compression::Zstd(1)
         } else {
@@ -216,6 +250,7 @@ impl State {
             pending_names: FxHashMap::default(),
             last_flush: Instant::now(),
             failed: false,
+            live,
         })
     }
 
