@@ -13,6 +13,7 @@ pub mod sizefmt;
 pub mod stats_report;
 pub mod summary_report;
 pub mod table;
+pub mod text;
 pub mod transform;
 pub mod tree_report;
 pub mod view;

@@ -6,6 +6,7 @@ use memray_format::analysis::stats::{self, Stats};
 use memray_format::analysis::{Analysis, ReplayOptions};
 
 use crate::sizefmt::{datetime_str, size_fmt};
+use crate::text::for_terminal;
 
 /// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
 pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
@@ -259,14 +260,14 @@ pub fn render_text(a: &Analysis, s: &Stats, n: usize, bold: bool) -> String {
         format!("🥇 Top {n} largest allocating locations (by size):"),
         s.top_by_size
             .iter()
-            .map(|r| format!("- {} -> {}", r.name, size_fmt(r.bytes)))
+            .map(|r| format!("- {} -> {}", for_terminal(&r.name), size_fmt(r.bytes)))
             .collect(),
     );
     section(
         format!("🥇 Top {n} largest allocating locations (by number of allocations):"),
         s.top_by_count
             .iter()
-            .map(|r| format!("- {} -> {}", r.name, r.count))
+            .map(|r| format!("- {} -> {}", for_terminal(&r.name), r.count))
             .collect(),
     );
     let module_line = |m: &stats::Ranked| {

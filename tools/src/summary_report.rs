@@ -6,6 +6,7 @@ use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table
 use memray_format::analysis::functions::FunctionRow;
 
 use crate::sizefmt::size_fmt;
+use crate::text::for_terminal;
 
 pub const COLUMNS: usize = 5;
 
@@ -74,7 +75,11 @@ pub fn render(
         let t = r.total_bytes as f64 / total_f;
         let o = r.own_bytes as f64 / total_f;
         let c = r.count as f64 / n_allocs as f64;
-        let location = format!("{} at {}", r.function, r.filename);
+        let location = format!(
+            "{} at {}",
+            for_terminal(&r.function),
+            for_terminal(&r.filename)
+        );
         table.add_row(vec![
             Cell::new(location),
             paint(Cell::new(size_fmt(r.total_bytes)), t),

@@ -6,6 +6,7 @@ use memray_format::analysis::tree::{CallTree, TreeOptions};
 use memray_format::analysis::Analysis;
 
 use crate::sizefmt::size_fmt;
+use crate::text::for_terminal;
 
 /// Renders the `biggest` largest groups of the view.
 pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -> String {
@@ -42,7 +43,7 @@ pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -
     out.push_str("\n-------------------\n");
     out.push_str(&format!(
         "Command line arguments: '{}'\n",
-        a.header.command_line
+        for_terminal(&a.header.command_line)
     ));
     out.push_str(&format!("Peak memory size: {}\n", size_fmt(a.peak_memory)));
     out.push_str(&format!("Number of allocations: {}\n\n", a.n_allocations));
@@ -79,8 +80,8 @@ pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -
             "{prefix}{branch}{icon} {} ({:.2} %) {}  {}\n",
             size_fmt(node.bytes),
             pct(node.bytes),
-            bold(node.function.clone()),
-            dim(format!("{}:{}", node.filename, node.line)),
+            bold(for_terminal(&node.function).into_owned()),
+            dim(format!("{}:{}", for_terminal(&node.filename), node.line)),
         ));
         children.sort_by_key(|&c| std::cmp::Reverse(tree.nodes[c as usize].bytes));
         let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
