@@ -167,25 +167,51 @@ class Bench:
             co = self.workdir / f"ours-bigtrace-{preset}.bin"
             run_measured([self.memray_py, "-m", "memray", "run", "-q", "-f", "--trace-python-allocators", "-o", cm, script, preset], self.workdir)
             run_measured([self.ours_memray, "run", "-q", "-f", "--trace-python-allocators", "-o", co, script, preset], self.workdir)
+            w = self.workdir
+            m, o = self.memray_py, self.ours_memray
+            mm = [m, "-m", "memray"]
             reports = {
-                "stats": (
-                    [self.memray_py, "-m", "memray", "stats", cm],
-                    [self.ours_memray, "stats", co],
-                ),
+                "stats": (mm + ["stats", cm], [o, "stats", co]),
                 "stats --json": (
-                    [self.memray_py, "-m", "memray", "stats", "--json", "-f", "-o", self.workdir / "m.json", cm],
-                    [self.ours_memray, "stats", "--json", "-f", "-o", self.workdir / "o.json", co],
+                    mm + ["stats", "--json", "-f", "-o", w / "m.json", cm],
+                    [o, "stats", "--json", "-f", "-o", w / "o.json", co],
+                ),
+                "summary": (mm + ["summary", cm], [o, "summary", co]),
+                "flamegraph": (
+                    mm + ["flamegraph", "-f", "-o", w / "m.html", cm],
+                    [o, "flamegraph", "-f", "-o", w / "o.html", co],
+                ),
+                "flamegraph --leaks": (
+                    mm + ["flamegraph", "--leaks", "-f", "-o", w / "m.html", cm],
+                    [o, "flamegraph", "--leaks", "-f", "-o", w / "o.html", co],
+                ),
+                "flamegraph --temporal": (
+                    mm + ["flamegraph", "--temporal", "-f", "-o", w / "m.html", cm],
+                    [o, "flamegraph", "--temporal", "-f", "-o", w / "o.html", co],
+                ),
+                "table": (
+                    mm + ["table", "-f", "-o", w / "m.html", cm],
+                    [o, "table", "-f", "-o", w / "o.html", co],
                 ),
             }
+            for fmt, ext in [("csv", "csv"), ("gprof2dot", "json"), ("speedscope", "json")]:
+                reports["transform " + fmt] = (
+                    mm + ["transform", fmt, "-f", "-o", w / ("m." + ext), cm],
+                    [o, "transform", fmt, "-f", "-o", w / ("o." + ext), co],
+                )
             for name, (mcmd, ocmd) in reports.items():
                 mt, mr, ot, orr = [], [], [], []
-                for _ in range(max(1, min(self.rounds, 3))):
-                    t, r = run_measured(mcmd, self.workdir)
-                    mt.append(t)
-                    mr.append(r)
-                    t, r = run_measured(ocmd, self.workdir)
-                    ot.append(t)
-                    orr.append(r)
+                try:
+                    for _ in range(max(1, min(self.rounds, 3))):
+                        t, r = run_measured(mcmd, self.workdir)
+                        mt.append(t)
+                        mr.append(r)
+                        t, r = run_measured(ocmd, self.workdir)
+                        ot.append(t)
+                        orr.append(r)
+                except RuntimeError as e:
+                    self.out(f"| {preset} | {name} | failed: {str(e).splitlines()[0][:120]} | | | | |")
+                    continue
                 m, o = statistics.median(mt), statistics.median(ot)
                 self.out(
                     f"| {preset} ({fmt_bytes(cm.stat().st_size)} / {fmt_bytes(co.stat().st_size)}) | {name} "
