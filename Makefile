@@ -17,7 +17,7 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv node-tools install demo test test-rust test-python lint bench man clean
+.PHONY: all venv node-tools browser install demo test test-rust test-python lint bench man clean
 
 all: install
 
@@ -30,6 +30,8 @@ venv: $(VPY)
 	@$(VPY) -c "import maturin, pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
 			"gprof2dot" "jsonschema>=4" "protobuf>=4"
+	@$(VPY) -c "import selenium" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "selenium>=4.10"
 
 # npm packages the tests use, installed only when missing into tests/.node: speedscope (its
 # file-format JSON schema) and pprof-format (a second, independent pprof decoder).
@@ -38,6 +40,12 @@ node-tools:
 	@[ -f $(NODE_TOOLS)/node_modules/speedscope/package.json ] && \
 		[ -f $(NODE_TOOLS)/node_modules/pprof-format/package.json ] || \
 		npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) speedscope pprof-format
+
+# Headless Chromium and its WebDriver (Debian's packages) for tests/test_reports_browser.py,
+# installed only when missing.
+browser:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
 install: venv
 	$(CARGO) build --release -p memray-tools
@@ -63,7 +71,7 @@ test: install test-rust test-python
 test-rust:
 	$(CARGO) test --workspace --exclude memray-tracker
 
-test-python: install node-tools
+test-python: install node-tools browser
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
 		$(VPY) -m pytest -q tests
 

@@ -30,16 +30,6 @@ pub fn default_output(capture: &Path, prefix: &str, suffix: &str) -> PathBuf {
     capture.with_file_name(format!("{prefix}{name}"))
 }
 
-/// Memray's default HTML report name: `<prefix><capture name with its extension replaced by
-/// `suffix`, minus a leading "memray-">`, beside the capture.
-pub fn default_report_output(capture: &Path, prefix: &str, suffix: &str) -> PathBuf {
-    let stem = capture
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "stdin".into());
-    default_output(&capture.with_file_name(stem), prefix, suffix)
-}
-
 /// Fails with Memray's message when `path` exists and `force` is off.
 pub fn check_overwrite(path: &Path, force: bool) -> Result<()> {
     if !force && path.symlink_metadata().is_ok() {

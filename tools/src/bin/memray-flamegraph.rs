@@ -1,7 +1,6 @@
 //! `memray-flamegraph`: a self-contained HTML flame graph of a capture.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,16 +9,17 @@ use memray_format::analysis::tree::{CallTree, TreeOptions};
 use memray_format::analysis::ReplayOptions;
 use memray_tools::args::flamegraph::Args;
 use memray_tools::flamegraph::{data, render_page, temporal};
-use memray_tools::output::{create_output, default_report_output};
+use memray_tools::output::{create_output, report_output};
 use memray_tools::view::{load_view, open_analysis};
 
 fn main() -> ExitCode {
     let args = Args::parse();
     memray_tools::cli::run("memray-flamegraph", || {
         let split = args.split_threads || args.no_merge_threads;
-        let output = args.output.clone().unwrap_or_else(|| {
-            default_report_output(Path::new(&args.results), "memray-flamegraph-", ".html")
-        });
+        let output = args
+            .output
+            .clone()
+            .unwrap_or_else(|| report_output(&args.results, "flamegraph", ".html"));
         memray_tools::output::check_overwrite(&output, args.force)?;
         let opts = TreeOptions {
             split_threads: split,

@@ -1,22 +1,22 @@
 //! `memray-table`: a self-contained, sortable and searchable HTML table of a capture.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use memray_tools::args::table::Args;
 use memray_tools::flamegraph::data::view_name;
-use memray_tools::output::{check_overwrite, create_output, default_report_output};
+use memray_tools::output::{check_overwrite, create_output, report_output};
 use memray_tools::view::load_view;
 
 fn main() -> ExitCode {
     let args = Args::parse();
     memray_tools::cli::run("memray-table", || {
-        let output = args.output.clone().unwrap_or_else(|| {
-            default_report_output(Path::new(&args.results), "memray-table-", ".html")
-        });
+        let output = args
+            .output
+            .clone()
+            .unwrap_or_else(|| report_output(&args.results, "table", ".html"));
         check_overwrite(&output, args.force)?;
         let merged = !args.split_threads;
         let (a, groups) = load_view(&args.results, &args.view, merged)?;

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -74,9 +76,28 @@ impl Interner {
     }
 }
 
-/// The text of line `line` of `file`, if the file is readable and the line exists.
+/// The lines of a source file, if it is a readable regular file of at most 16 MiB (never a
+/// FIFO or device, which could block or never end).
+fn read_lines(path: &Path) -> Option<Vec<String>> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 16 << 20 {
+        return None;
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    Some(BufReader::new(f).lines().map_while(Result::ok).collect())
+}
+
+/// The text of line `line` of `file`, if the file is readable and the line exists. A relative
+/// file name (a script run as `python prog.py`) is looked up as Python's `linecache` does: in
+/// the current directory, then in the profiled program's `sys.path` (`roots`), whose first
+/// entry is the script's directory.
 fn source_line(
     cache: &mut FxHashMap<String, Option<Vec<String>>>,
+    roots: &[String],
     file: &str,
     line: u32,
 ) -> Option<String> {
@@ -84,11 +105,18 @@ fn source_line(
         return None;
     }
     let lines = cache.entry(file.to_string()).or_insert_with(|| {
-        let f = std::fs::File::open(file).ok()?;
-        if f.metadata().ok()?.len() > 16 << 20 {
-            return None;
+        let path = Path::new(file);
+        if path.is_absolute() {
+            return read_lines(path);
         }
-        Some(BufReader::new(f).lines().map_while(Result::ok).collect())
+        std::iter::once(PathBuf::from(file))
+            .chain(
+                roots
+                    .iter()
+                    .filter(|r| Path::new(r).is_absolute())
+                    .map(|r| Path::new(r).join(file)),
+            )
+            .find_map(|p| read_lines(&p))
     });
     let text = lines.as_ref()?.get(line as usize - 1)?.trim();
     (!text.is_empty()).then(|| text.chars().take(200).collect())
@@ -140,7 +168,7 @@ pub fn build(
         if let std::collections::hash_map::Entry::Vacant(e) =
             source.entry(format!("{}:{}", n.filename, n.line))
         {
-            if let Some(text) = source_line(&mut files, &n.filename, n.line) {
+            if let Some(text) = source_line(&mut files, &a.header.sys_path, &n.filename, n.line) {
                 e.insert(text);
             }
         }
