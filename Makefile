@@ -17,7 +17,7 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv node-tools browser install demo test test-rust test-python lint bench man clean
+.PHONY: all venv node-tools browser tmux install demo test test-rust test-python lint bench man clean
 
 all: install
 
@@ -30,6 +30,10 @@ venv: $(VPY)
 	@$(VPY) -c "import maturin, pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
 			"gprof2dot" "jsonschema>=4" "protobuf>=4"
+	@$(VPY) -c "import xdist" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "pytest-xdist>=3"
+	@$(VPY) -c "import IPython" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "ipython>=8"
 	@$(VPY) -c "import selenium" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "selenium>=4.10"
 
@@ -47,8 +51,23 @@ browser:
 	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
+# tmux (Debian's package) for tests/test_live.py, which drives the live UI in a real terminal;
+# installed only when missing.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tmux; }
+
+# memray._test_utils (capture/testmod) is its own extension module, built with the same pyo3
+# configuration maturin uses for memray._memray (so the two share one build of pyo3) and copied
+# into the package before maturin installs it.
+EXT_SUFFIX = $(shell $(VPY) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
+PYO3_SIGNATURE = $(shell $(VPY) -c "import sys, platform; print(f'cpython-{sys.version_info[0]}.{sys.version_info[1]}-{platform.architecture()[0]}')" 2>/dev/null)
+
 install: venv
 	$(CARGO) build --release -p memray-tools
+	PYO3_PYTHON=$(VPY) PYO3_ENVIRONMENT_SIGNATURE=$(PYO3_SIGNATURE) \
+		$(CARGO) build --release -p memray-testmod
+	install -m 0755 target/release/lib_test_utils.so capture/python/memray/_test_utils$(EXT_SUFFIX)
 	cd capture && VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin develop --release --quiet
 	@for f in target/release/memray target/release/memray-*; do \
 		case "$$f" in *.d) continue;; esac; \
@@ -69,9 +88,9 @@ demo: install
 test: install test-rust test-python
 
 test-rust:
-	$(CARGO) test --workspace --exclude memray-tracker
+	$(CARGO) test --workspace --exclude memray-tracker --exclude memray-testmod
 
-test-python: install node-tools browser
+test-python: install node-tools browser tmux
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
 		$(VPY) -m pytest -q tests
 
