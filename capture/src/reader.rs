@@ -1,17 +1,30 @@
-//! The Rust side of `memray.FileReader`: opens a capture, runs the shared analyses of the
-//! format crate once, and hands Python plain tuples (the Python side wraps them).
+//! The Rust side of `memray.FileReader` and `memray.compute_statistics`: opens a capture, runs
+//! the shared analyses of the format crate (the same code the `memray-*` programs use), and
+//! hands Python plain tuples, lists and dicts (the Python side wraps them).
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
-use memray_format::analysis::snapshot::{aggregate, View};
-use memray_format::analysis::{analyze, Analysis, ReplayOptions};
+use memray_format::analysis::snapshot::{aggregate, Aggregate, View};
+use memray_format::analysis::stats::{self, location_name};
+use memray_format::analysis::{analyze, Analysis, ReplayOptions, Snapshot};
 use memray_format::Capture;
 
 type Frame = (String, String, u32);
-/// (tid, address, size, allocator, stack id, n_allocations, native stack id)
-type RecordTuple = (u32, u64, u64, u8, u32, u64, u32);
+/// (tid, allocator, stack id, native stack id, native segment generation): Memray's
+/// temporal record tuple.
+type TemporalKey = (u32, u8, u32, u32, u32);
+/// (allocated before snapshot, deallocated before snapshot or None, n_allocations, n_bytes):
+/// Memray's `Interval`.
+type IntervalTuple = (u32, Option<u32>, u64, u64);
+/// One temporal record: its key and its intervals.
+type TemporalRecord = (TemporalKey, Vec<IntervalTuple>);
+/// (allocated in, freed in) -> (count, bytes), for one group of locations.
+type LifetimeMap = rustc_hash::FxHashMap<(u32, Option<u32>), (u64, u64)>;
+/// (tid, address, size, allocator, stack id, n_allocations, native stack id, native segment
+/// generation), Memray's record tuple.
+type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
 
 #[pyclass(name = "CaptureReader", module = "memray._memray", frozen)]
 pub struct CaptureReader {
@@ -19,46 +32,208 @@ pub struct CaptureReader {
     analysis: Analysis,
 }
 
+fn os_error(e: impl std::fmt::Display) -> PyErr {
+    PyOSError::new_err(e.to_string())
+}
+
 fn open_capture(path: &str) -> PyResult<Capture> {
-    Capture::open(path).map_err(|e| PyOSError::new_err(e.to_string()))
+    Capture::open(path).map_err(os_error)
+}
+
+/// Reads the whole capture once with the given options.
+fn analyze_path(py: Python<'_>, path: &str, opts: ReplayOptions) -> PyResult<Analysis> {
+    py.detach(|| {
+        let mut c = Capture::open(path)?;
+        analyze(&mut c, opts)
+    })
+    .map_err(os_error)
+}
+
+fn group_tuple(g: &Aggregate) -> RecordTuple {
+    // Merged groups keep the thread of their first allocation, as Memray's do.
+    (
+        g.thread,
+        g.address,
+        g.size,
+        g.allocator as u8,
+        g.stack,
+        g.count,
+        g.native_stack,
+        0,
+    )
+}
+
+/// Memray's `Metadata` fields (times in ms since the epoch; Python makes datetimes of them).
+fn metadata_dict<'py>(py: Python<'py>, a: &Analysis) -> PyResult<Bound<'py, PyDict>> {
+    let h = &a.header;
+    let d = PyDict::new(py);
+    let end = a
+        .trailer
+        .map(|t| t.end_time_ms)
+        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
+        .unwrap_or(h.start_time_ms);
+    d.set_item("start_time_ms", h.start_time_ms)?;
+    d.set_item("end_time_ms", end)?;
+    d.set_item("total_allocations", a.n_events)?;
+    d.set_item("total_frames", a.defs.codes.len())?;
+    d.set_item("peak_memory", a.peak_memory)?;
+    d.set_item("command_line", &h.command_line)?;
+    d.set_item("pid", h.pid)?;
+    d.set_item("main_thread_id", h.main_thread_id)?;
+    d.set_item("python_allocator", &h.python_allocator)?;
+    d.set_item("has_native_traces", h.native_traces)?;
+    d.set_item("trace_python_allocators", h.trace_python_allocators)?;
+    d.set_item("file_format", h.file_format as u8)?;
+    d.set_item("complete", a.trailer.is_some())?;
+    Ok(d)
+}
+
+/// Every `stride`-th sample, when there are more than `max_records` (Memray's rule).
+fn thin(snapshots: &[Snapshot], max_records: usize) -> (usize, Vec<&Snapshot>) {
+    if max_records == 0 || snapshots.len() <= max_records {
+        return (1, snapshots.iter().collect());
+    }
+    let stride = snapshots.len().div_ceil(max_records);
+    (stride, snapshots.iter().step_by(stride).collect())
+}
+
+/// Memray's rule for long captures: with more than `max_records` memory samples, only every
+/// `stride`-th one is kept, and the temporal views count intervals between the kept ones.
+fn stride_for(a: &Analysis, max_records: usize) -> u32 {
+    thin(&a.snapshots, max_records).0 as u32
+}
+
+/// The kept-sample interval that full interval `i` (events after `i` samples) falls in.
+fn coarse(i: u32, stride: u32) -> u32 {
+    i.div_ceil(stride)
+}
+
+/// Groups location indices by (allocator, stack, native stack) and, unless merged, thread, in
+/// order of first appearance. Returns each group's key and members.
+fn temporal_groups(a: &Analysis, merge_threads: bool) -> Vec<(TemporalKey, Vec<usize>)> {
+    let mut index: rustc_hash::FxHashMap<TemporalKey, usize> = rustc_hash::FxHashMap::default();
+    let mut out: Vec<(TemporalKey, Vec<usize>)> = Vec::new();
+    for (i, (k, _)) in a.locations.iter().enumerate() {
+        let key = (
+            if merge_threads { 0 } else { k.thread },
+            k.allocator as u8,
+            k.stack,
+            k.native_stack,
+            0,
+        );
+        let g = *index.entry(key).or_insert_with(|| {
+            out.push((key, Vec::new()));
+            out.len() - 1
+        });
+        out[g].1.push(i);
+    }
+    out
+}
+
+/// A location's (bytes, count) at each interval's peak, given as runs over full intervals,
+/// re-expressed as runs over kept-sample intervals (each takes the value at the peak of the
+/// highest full interval inside it, the later one on ties).
+fn coarse_runs(runs: &[(u32, u64, u64)], peaks: &[u64], stride: u32) -> Vec<(u32, u64, u64)> {
+    if stride <= 1 {
+        return runs.to_vec();
+    }
+    let value_at = |i: u32| -> (u64, u64) {
+        match runs.partition_point(|r| r.0 <= i) {
+            0 => (0, 0),
+            n => (runs[n - 1].1, runs[n - 1].2),
+        }
+    };
+    let n_full = peaks.len() as u32;
+    let highest_in = |k: u32| -> u32 {
+        // Full intervals i with ceil(i / stride) == k.
+        let (lo, hi) = if k == 0 {
+            (0, 0)
+        } else {
+            (
+                (k - 1) * stride + 1,
+                (k * stride).min(n_full.saturating_sub(1)),
+            )
+        };
+        let mut best = lo;
+        for i in lo..=hi.max(lo) {
+            if peaks.get(i as usize) >= peaks.get(best as usize) {
+                best = i;
+            }
+        }
+        best
+    };
+    // The value can only change in a kept interval holding a run start, or the one after.
+    let mut candidates: Vec<u32> = runs
+        .iter()
+        .flat_map(|r| {
+            let k = coarse(r.0, stride);
+            [k, k + 1]
+        })
+        .filter(|&k| k <= coarse(n_full.saturating_sub(1), stride))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let mut out = Vec::new();
+    let mut last = (0, 0);
+    for k in candidates {
+        let v = value_at(highest_in(k));
+        if v != last {
+            out.push((k, v.0, v.1));
+            last = v;
+        }
+    }
+    out
+}
+
+/// Sums piecewise-constant run lists into one.
+fn sum_runs(members: &[Vec<(u32, u64, u64)>]) -> Vec<(u32, u64, u64)> {
+    if members.len() == 1 {
+        return members[0].clone();
+    }
+    let mut starts: Vec<(u32, usize, u64, u64)> = members
+        .iter()
+        .enumerate()
+        .flat_map(|(m, runs)| runs.iter().map(move |r| (r.0, m, r.1, r.2)))
+        .collect();
+    starts.sort_unstable_by_key(|s| (s.0, s.1));
+    let mut current = vec![(0u64, 0u64); members.len()];
+    let mut total = (0u64, 0u64);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < starts.len() {
+        let k = starts[i].0;
+        while i < starts.len() && starts[i].0 == k {
+            let (_, m, b, c) = starts[i];
+            total.0 = total.0 - current[m].0 + b;
+            total.1 = total.1 - current[m].1 + c;
+            current[m] = (b, c);
+            i += 1;
+        }
+        if out.last().map(|r: &(u32, u64, u64)| (r.1, r.2)) != Some(total) {
+            out.push((k, total.0, total.1));
+        }
+    }
+    out
+}
+
+/// Runs as Memray's intervals: each run lasts until the next one starts.
+fn runs_to_intervals(runs: &[(u32, u64, u64)]) -> Vec<IntervalTuple> {
+    runs.iter()
+        .enumerate()
+        .map(|(i, r)| (r.0, runs.get(i + 1).map(|n| n.0), r.2, r.1))
+        .collect()
 }
 
 #[pymethods]
 impl CaptureReader {
     #[new]
     fn new(py: Python<'_>, path: String) -> PyResult<Self> {
-        let analysis = py
-            .detach(|| {
-                let mut c = Capture::open(&path)?;
-                analyze(&mut c, ReplayOptions::default())
-            })
-            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let analysis = analyze_path(py, &path, ReplayOptions::default())?;
         Ok(CaptureReader { path, analysis })
     }
 
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let a = &self.analysis;
-        let h = &a.header;
-        let d = PyDict::new(py);
-        let end = a
-            .trailer
-            .map(|t| t.end_time_ms)
-            .or_else(|| a.snapshots.last().map(|s| s.time_ms))
-            .unwrap_or(h.start_time_ms);
-        d.set_item("start_time_ms", h.start_time_ms)?;
-        d.set_item("end_time_ms", end)?;
-        d.set_item("total_allocations", a.n_events)?;
-        d.set_item("total_frames", a.defs.codes.len())?;
-        d.set_item("peak_memory", a.peak_memory)?;
-        d.set_item("command_line", &h.command_line)?;
-        d.set_item("pid", h.pid)?;
-        d.set_item("main_thread_id", h.main_thread_id)?;
-        d.set_item("python_allocator", &h.python_allocator)?;
-        d.set_item("has_native_traces", h.native_traces)?;
-        d.set_item("trace_python_allocators", h.trace_python_allocators)?;
-        d.set_item("file_format", h.file_format as u8)?;
-        d.set_item("complete", a.trailer.is_some())?;
-        Ok(d)
+        metadata_dict(py, &self.analysis)
     }
 
     /// Allocations live at the peak (`"peak"`) or at the end (`"leaks"`), grouped by stack.
@@ -69,19 +244,30 @@ impl CaptureReader {
             _ => return Err(PyValueError::new_err(format!("unknown view {view:?}"))),
         };
         Ok(aggregate(&self.analysis, view, merge_threads)
-            .into_iter()
-            .map(|g| {
-                // Merged groups keep the thread of their first allocation, as Memray's do.
-                (
-                    g.thread,
-                    g.address,
-                    g.size,
-                    g.allocator as u8,
-                    g.stack,
-                    g.count,
-                    g.native_stack,
-                )
-            })
+            .iter()
+            .map(group_tuple)
+            .collect())
+    }
+
+    /// Temporary allocations (freed by the same thread within `threshold` other allocations),
+    /// grouped by stack. Reads the capture again with the temporary-allocation finder on.
+    fn temporary(
+        &self,
+        py: Python<'_>,
+        merge_threads: bool,
+        threshold: usize,
+    ) -> PyResult<Vec<RecordTuple>> {
+        let a = analyze_path(
+            py,
+            &self.path,
+            ReplayOptions {
+                temporary_threshold: Some(threshold),
+                ..Default::default()
+            },
+        )?;
+        Ok(aggregate(&a, View::Temporary, merge_threads)
+            .iter()
+            .map(group_tuple)
             .collect())
     }
 
@@ -101,19 +287,28 @@ impl CaptureReader {
                         e.stack,
                         1,
                         e.native_stack,
+                        0,
                     )
                 }));
                 Ok(())
             })
-            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+            .map_err(os_error)?;
             Ok(out)
         })
     }
 
     /// The frames of a stack, innermost first. Without `max_stacks`, the main thread's frames
-    /// that belong to whoever started tracking are left out (Memray's rule).
-    #[pyo3(signature = (stack, tid, max_stacks=None))]
-    fn stack(&self, stack: u32, tid: u32, max_stacks: Option<usize>) -> Vec<Frame> {
+    /// that belong to whoever started tracking are left out (Memray's rule); with it, the first
+    /// `max_stacks` frames are returned and nothing is left out. `skip_main=False` never leaves
+    /// anything out (Memray's hybrid stacks of captures without native frames).
+    #[pyo3(signature = (stack, tid, max_stacks=None, skip_main=true))]
+    fn stack(
+        &self,
+        stack: u32,
+        tid: u32,
+        max_stacks: Option<usize>,
+        skip_main: bool,
+    ) -> Vec<Frame> {
         let defs = &self.analysis.defs;
         let mut frames: Vec<Frame> = defs
             .frames(stack)
@@ -123,7 +318,7 @@ impl CaptureReader {
             Some(n) => frames.truncate(n),
             None => {
                 let h = &self.analysis.header;
-                if tid == h.main_thread_id {
+                if skip_main && tid == h.main_thread_id {
                     let skip = (h.main_thread_skipped_frames as usize).min(frames.len());
                     frames.truncate(frames.len() - skip);
                 }
@@ -140,12 +335,191 @@ impl CaptureReader {
             .to_string()
     }
 
-    /// (time in ms since the epoch, RSS bytes, heap bytes) at each sample.
-    fn memory_snapshots(&self) -> Vec<(u64, u64, u64)> {
-        self.analysis
-            .snapshots
-            .iter()
+    /// (time in ms since the epoch, RSS bytes, heap bytes) at each sample; every `stride`-th
+    /// one when there are more than `max_records`.
+    #[pyo3(signature = (max_records=0))]
+    fn memory_snapshots(&self, max_records: usize) -> Vec<(u64, u64, u64)> {
+        thin(&self.analysis.snapshots, max_records)
+            .1
+            .into_iter()
             .map(|s| (s.time_ms, s.rss, s.heap))
             .collect()
+    }
+
+    /// `get_temporal_high_water_mark_allocation_records`: for each location, its (count,
+    /// bytes) at the heap's peak inside each interval between memory samples, as intervals
+    /// over which it holds; and the peak of each interval (one more than there are samples).
+    fn temporal_peaks(
+        &self,
+        py: Python<'_>,
+        merge_threads: bool,
+        max_records: usize,
+    ) -> PyResult<(Vec<TemporalRecord>, Vec<u64>)> {
+        let a = analyze_path(
+            py,
+            &self.path,
+            ReplayOptions {
+                temporal_peaks: true,
+                ..Default::default()
+            },
+        )?;
+        let stride = stride_for(&a, max_records);
+        let mut out = Vec::new();
+        for (key, members) in temporal_groups(&a, merge_threads) {
+            let runs: Vec<Vec<(u32, u64, u64)>> = members
+                .iter()
+                .map(|&m| coarse_runs(&a.interval_runs[m], &a.interval_peaks, stride))
+                .collect();
+            let merged = sum_runs(&runs);
+            if !merged.is_empty() {
+                out.push((key, runs_to_intervals(&merged)));
+            }
+        }
+        let peaks = if stride <= 1 {
+            a.interval_peaks.clone()
+        } else {
+            let mut p: Vec<u64> = Vec::new();
+            for (i, &v) in a.interval_peaks.iter().enumerate() {
+                let k = coarse(i as u32, stride) as usize;
+                if p.len() <= k {
+                    p.resize(k + 1, 0);
+                }
+                p[k] = p[k].max(v);
+            }
+            p
+        };
+        Ok((out, peaks))
+    }
+
+    /// `get_temporal_allocation_records`: for each location, its allocations grouped by the
+    /// interval between memory samples they were made in and the one they were freed in
+    /// (None: never freed).
+    fn temporal_lifetimes(
+        &self,
+        py: Python<'_>,
+        merge_threads: bool,
+        max_records: usize,
+    ) -> PyResult<Vec<TemporalRecord>> {
+        let a = analyze_path(
+            py,
+            &self.path,
+            ReplayOptions {
+                lifetimes: true,
+                ..Default::default()
+            },
+        )?;
+        let stride = stride_for(&a, max_records);
+        let groups = temporal_groups(&a, merge_threads);
+        let mut group_of = vec![0usize; a.locations.len()];
+        for (g, (_, members)) in groups.iter().enumerate() {
+            for &m in members {
+                group_of[m] = g;
+            }
+        }
+        let mut per_group: Vec<LifetimeMap> = vec![Default::default(); groups.len()];
+        for l in &a.lifetimes {
+            let key = (
+                coarse(l.allocated_in, stride),
+                l.freed_in.map(|f| coarse(f, stride)),
+            );
+            let e = per_group[group_of[l.location as usize]]
+                .entry(key)
+                .or_default();
+            e.0 += l.count;
+            e.1 += l.bytes;
+        }
+        Ok(groups
+            .into_iter()
+            .zip(per_group)
+            .filter(|(_, m)| !m.is_empty())
+            .map(|((key, _), m)| {
+                let mut intervals: Vec<IntervalTuple> = m
+                    .into_iter()
+                    .map(|((a, f), (count, bytes))| (a, f, count, bytes))
+                    .collect();
+                // Freed intervals in order, the never-freed last.
+                intervals.sort_unstable_by_key(|i| (i.0, i.1.is_none(), i.1));
+                (key, intervals)
+            })
+            .collect())
+    }
+
+    /// `memray.compute_statistics`: the figures `memray-stats` reports, as a dict of plain
+    /// values (`metadata`, totals, counts by size and by allocator name, top locations as
+    /// `((function, file, line), value)`, top modules as `(name, count, bytes)`).
+    #[staticmethod]
+    fn statistics<'py>(
+        py: Python<'py>,
+        path: String,
+        num_largest: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let a = analyze_path(
+            py,
+            &path,
+            ReplayOptions {
+                size_counts: true,
+                ..Default::default()
+            },
+        )?;
+        let s = stats::compute(&a, num_largest);
+        // The location names `stats` ranks, back to the (function, file, line) of their frame.
+        let mut frames: rustc_hash::FxHashMap<String, Frame> = rustc_hash::FxHashMap::default();
+        for (key, _) in &a.locations {
+            let name = location_name(&a.defs, key.stack);
+            frames
+                .entry(name)
+                .or_insert_with(|| match a.defs.top_frame(key.stack) {
+                    Some(f) if f.function != "<unknown>" => {
+                        (f.function.to_string(), f.filename.to_string(), f.line)
+                    }
+                    _ => ("<unknown>".to_string(), "<unknown>".to_string(), 0),
+                });
+        }
+        let location = |name: &str| {
+            frames
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| ("<unknown>".to_string(), "<unknown>".to_string(), 0))
+        };
+        let d = PyDict::new(py);
+        d.set_item("metadata", metadata_dict(py, &a)?)?;
+        d.set_item("total_num_allocations", s.total_num_allocations)?;
+        d.set_item("total_memory_allocated", s.total_bytes_allocated)?;
+        d.set_item("peak_memory_allocated", a.peak_memory)?;
+        let by_size = PyDict::new(py);
+        let mut sizes: Vec<(&u64, &u64)> = a.size_counts.iter().collect();
+        sizes.sort_unstable();
+        for (size, count) in sizes {
+            by_size.set_item(size, count)?;
+        }
+        d.set_item("allocation_count_by_size", by_size)?;
+        let by_allocator = PyDict::new(py);
+        for (allocator, count) in &s.allocator_distribution {
+            by_allocator.set_item(allocator.name(), count)?;
+        }
+        d.set_item("allocation_count_by_allocator", by_allocator)?;
+        let top = |v: &[stats::Ranked], bytes: bool| -> PyResult<Bound<'py, PyList>> {
+            let items: Vec<(Frame, u64)> = v
+                .iter()
+                .map(|r| (location(&r.name), if bytes { r.bytes } else { r.count }))
+                .collect();
+            PyList::new(py, items)
+        };
+        d.set_item("top_locations_by_size", top(&s.top_by_size, true)?)?;
+        d.set_item("top_locations_by_count", top(&s.top_by_count, false)?)?;
+        let modules = |v: &[stats::Ranked]| -> Vec<(String, u64, u64)> {
+            v.iter()
+                .map(|m| (m.name.clone(), m.count, m.bytes))
+                .collect()
+        };
+        d.set_item(
+            "top_modules_by_allocation_size",
+            modules(&s.modules_by_size),
+        )?;
+        d.set_item(
+            "top_modules_by_allocation_count",
+            modules(&s.modules_by_count),
+        )?;
+        Ok(d)
     }
 }

@@ -18,8 +18,12 @@ _LAZY = {
     "AllocationRecord": "memray._reader",
     "FileReader": "memray._reader",
     "MemorySnapshot": "memray._reader",
-    "Metadata": "memray._reader",
+    "Metadata": "memray._metadata",
+    "compute_statistics": "memray._reader",
+    "dump_all_records": "memray._reader",
+    "set_log_level": "memray._reader",
     "size_fmt": "memray._reader",
+    "load_ipython_extension": "memray._ipython",
 }
 
 __all__ = sorted(_LAZY)
