@@ -31,8 +31,14 @@ class _Field:
 
 
 def install():
+    """Puts the descriptors on ``threading.Thread``. Called before tracking starts, as Memray
+    does: changing the class may grow its dict, which must not show up in the capture."""
     threading.Thread._name = _Field("_name", "_ident")
     threading.Thread._ident = _Field("_ident", "_name")
+
+
+def register_running():
+    """Names the threads already running (once tracking has started)."""
     for thread in threading.enumerate():
         ident = thread.__dict__.get("_ident")
         if ident is not None:
