@@ -117,4 +117,65 @@ impl CallTree {
     pub fn total(&self) -> u64 {
         self.nodes[0].bytes
     }
+
+    /// The tree without the nodes holding fewer than `min_bytes` (their bytes stay counted in
+    /// their parent). A node's bytes never exceed its parent's, so what is kept stays a tree.
+    pub fn pruned(&self, min_bytes: u64) -> CallTree {
+        let mut new_id = vec![u32::MAX; self.nodes.len()];
+        let mut nodes: Vec<TreeNode> = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if i != 0 && (n.bytes < min_bytes || new_id[n.parent as usize] == u32::MAX) {
+                continue;
+            }
+            new_id[i] = nodes.len() as u32;
+            let mut kept = n.clone();
+            kept.parent = if i == 0 { 0 } else { new_id[n.parent as usize] };
+            kept.children.clear();
+            if i != 0 {
+                nodes[kept.parent as usize].children.push(new_id[i]);
+            }
+            nodes.push(kept);
+        }
+        CallTree { nodes }
+    }
+
+    /// Prunes the smallest nodes until at most `max_nodes` remain (for bounded reports).
+    pub fn bounded(self, max_nodes: usize) -> CallTree {
+        if self.nodes.len() <= max_nodes {
+            return self;
+        }
+        let mut sizes: Vec<u64> = self.nodes.iter().map(|n| n.bytes).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        // Keeping every node at least as big as the max_nodes-th biggest keeps about
+        // max_nodes nodes (more only when many are exactly that size).
+        let min = sizes[max_nodes - 1].max(1);
+        self.pruned(min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(parent: u32, bytes: u64) -> TreeNode {
+        let mut t = node(parent, "f", "a.py", 1, 0);
+        t.bytes = bytes;
+        t
+    }
+
+    #[test]
+    fn pruning_keeps_a_tree_and_the_totals() {
+        // 0(100) -> 1(60) -> 3(5); 0 -> 2(40) -> 4(39)
+        let mut nodes = vec![n(0, 100), n(0, 60), n(0, 40), n(1, 5), n(2, 39)];
+        nodes[0].children = vec![1, 2];
+        nodes[1].children = vec![3];
+        nodes[2].children = vec![4];
+        let t = CallTree { nodes };
+        let p = t.pruned(10);
+        let kept: Vec<(u32, u64)> = p.nodes.iter().map(|n| (n.parent, n.bytes)).collect();
+        assert_eq!(kept, vec![(0, 100), (0, 60), (0, 40), (2, 39)]);
+        assert_eq!(p.nodes[2].children, vec![3]);
+        assert_eq!(t.clone().bounded(3).nodes.len(), 3);
+        assert_eq!(t.clone().bounded(10).nodes.len(), 5);
+    }
 }

@@ -12,6 +12,9 @@ use memray_tools::flamegraph::{data, render_page, temporal};
 use memray_tools::output::{create_output, report_output};
 use memray_tools::view::{load_view, open_analysis};
 
+/// Most boxes a flame graph page holds.
+const MAX_NODES: usize = 50_000;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     memray_tools::cli::run("memray-flamegraph", || {
@@ -37,7 +40,9 @@ fn main() -> ExitCode {
             temporal::document(&a, opts, args.view.view())
         } else {
             let (a, groups) = load_view(&args.results, &args.view, !split)?;
-            let tree = CallTree::build(&a, &groups, opts);
+            // Boxes narrower than a pixel cannot be seen: past MAX_NODES the smallest are
+            // merged into their parents, keeping the page small and fast on any capture.
+            let tree = CallTree::build(&a, &groups, opts).bounded(MAX_NODES);
             data::build(&a, &tree, opts, args.view.view(), None)
         };
         let json = serde_json::to_string(&doc)?;
