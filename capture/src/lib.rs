@@ -4,6 +4,7 @@
 
 mod got;
 mod hooks;
+mod live_reader;
 mod lock;
 mod pymalloc;
 mod quiet_thread;
@@ -271,6 +272,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(follow_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
+    m.add_class::<live_reader::LiveReader>()?;
     Ok(())
 }
 

@@ -39,7 +39,11 @@ impl Sampler {
                 let mut st = STATE.lock();
                 let Some(state) = st.as_mut() else { break };
                 state.memory_sample(rss);
-                let every = if state.live { FLUSH_EVERY_LIVE } else { FLUSH_EVERY };
+                let every = if state.live {
+                    FLUSH_EVERY_LIVE
+                } else {
+                    FLUSH_EVERY
+                };
                 if state.last_flush.elapsed() >= every {
                     state.sync();
                 }

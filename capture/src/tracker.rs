@@ -332,7 +332,12 @@ impl State {
         }
         let mut trailer = *self.encoder.totals();
         trailer.end_time_ms = now_ms();
-        writer.finish(trailer)
+        let result = writer.finish(trailer);
+        if self.live {
+            // A live client that has gone away ends tracking, never the program.
+            return Ok(());
+        }
+        result
     }
 
     fn code_id(&mut self, code: *mut c_void) -> u32 {

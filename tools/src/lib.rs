@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod flamegraph;
 pub mod html;
 pub mod json;
+pub mod live;
 pub mod output;
 pub mod parse;
 pub mod sizefmt;

@@ -18,6 +18,7 @@ _LAZY = {
     "AllocationRecord": "memray._reader",
     "FileReader": "memray._reader",
     "MemorySnapshot": "memray._reader",
+    "SocketReader": "memray._socket_reader",
     "Metadata": "memray._metadata",
     "compute_statistics": "memray._reader",
     "dump_all_records": "memray._reader",

@@ -85,8 +85,6 @@ class Tracker:
         global _fork_hook_registered, _exit_hook_registered, _active_tracker
         if _memray.is_tracking():
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
-        if isinstance(self.destination, SocketDestination):
-            raise NotImplementedError("SocketDestination (live mode) is not available yet")
         if self.native_traces:
             raise NotImplementedError("native_traces is not available yet")
         # FileFormat.AGGREGATED_ALLOCATIONS (aggregation inside the tracked process) is not
@@ -94,6 +92,13 @@ class Tracker:
         # larger, but every figure an aggregated one offers (peak, leaks, memory over time) is
         # the same, so code written for it (pytest-memray uses it) works unchanged.
         dest = self.destination
+        if isinstance(dest, SocketDestination):
+            # Live mode: waits for one client on address:port, then streams to it.
+            socket = (dest.address, int(dest.server_port))
+            path, overwrite, compress = f"{dest.address}:{dest.server_port}", False, False
+        else:
+            socket = None
+            path, overwrite, compress = os.fspath(dest.path), dest.overwrite, dest.compress_on_exit
         stdlib, site_packages, sys_path = _python_paths()
         # Frames above the caller of __enter__ belong to whoever started tracking; reports
         # hide them on the main thread (Memray's rule). The count includes this frame.
@@ -101,9 +106,9 @@ class Tracker:
         _thread_names.install()
         try:
             self._main_tid = _memray.start_tracking(
-                os.fspath(dest.path),
-                overwrite=dest.overwrite,
-                compress=dest.compress_on_exit,
+                path,
+                overwrite=overwrite,
+                compress=compress,
                 trace_python_allocators=self.trace_python_allocators,
                 native_traces=self.native_traces,
                 follow_fork=self.follow_fork,
@@ -114,6 +119,7 @@ class Tracker:
                 site_packages=site_packages,
                 sys_path=sys_path,
                 skipped_frames=skipped,
+                socket=socket,
             )
         except BaseException:
             _thread_names.uninstall()

@@ -4,7 +4,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::frames::visible_frames;
+use super::definitions::Definitions;
+use super::frames::{is_irrelevant, visible_frames_in};
 use super::replay::Analysis;
 use super::snapshot::Aggregate;
 
@@ -21,11 +22,43 @@ pub struct FunctionRow {
 /// `coverage` (a fraction of the view's bytes) is reached; stacks without Python frames are
 /// reported under `???`.
 pub fn by_function(a: &Analysis, groups: &[Aggregate], coverage: f64) -> Vec<FunctionRow> {
+    by_function_in(
+        &a.defs,
+        a.header.main_thread_id,
+        a.header.main_thread_skipped_frames,
+        groups,
+        coverage,
+        false,
+    )
+    .into_iter()
+    .map(|(row, _)| row)
+    .collect()
+}
+
+/// [`by_function`] over a capture's dictionaries alone (a capture still being read, in live
+/// mode). Each row comes with its hottest line: the line of the function under which most of
+/// its total bytes were allocated (0 for `???`). `hide_irrelevant` leaves out the rows of
+/// frames nobody profiles for (`runpy`'s, the profiler's own; see
+/// [`super::frames::is_irrelevant`]); the other rows keep their figures.
+pub fn by_function_in(
+    defs: &Definitions,
+    main_thread: u32,
+    skipped: u32,
+    groups: &[Aggregate],
+    coverage: f64,
+    hide_irrelevant: bool,
+) -> Vec<(FunctionRow, u32)> {
     let total: u64 = groups.iter().map(|g| g.size).sum();
     let limit = coverage * total as f64;
     let mut index: FxHashMap<(String, String), usize> = FxHashMap::default();
     let mut rows: Vec<FunctionRow> = Vec::new();
-    let mut row = |rows: &mut Vec<FunctionRow>, function: &str, filename: &str| -> usize {
+    // Per row: bytes by line.
+    let mut lines: Vec<FxHashMap<u32, u64>> = Vec::new();
+    let mut row = |rows: &mut Vec<FunctionRow>,
+                   lines: &mut Vec<FxHashMap<u32, u64>>,
+                   function: &str,
+                   filename: &str|
+     -> usize {
         *index
             .entry((function.to_string(), filename.to_string()))
             .or_insert_with(|| {
@@ -36,6 +69,7 @@ pub fn by_function(a: &Analysis, groups: &[Aggregate], coverage: f64) -> Vec<Fun
                     total_bytes: 0,
                     count: 0,
                 });
+                lines.push(FxHashMap::default());
                 rows.len() - 1
             })
     };
@@ -45,9 +79,9 @@ pub fn by_function(a: &Analysis, groups: &[Aggregate], coverage: f64) -> Vec<Fun
             break;
         }
         covered += g.size;
-        let frames = visible_frames(a, g.stack, g.thread);
+        let frames = visible_frames_in(defs, main_thread, skipped, g.stack, g.thread);
         if frames.is_empty() {
-            let i = row(&mut rows, "???", "???");
+            let i = row(&mut rows, &mut lines, "???", "???");
             rows[i].own_bytes += g.size;
             rows[i].total_bytes += g.size;
             rows[i].count += g.count;
@@ -55,7 +89,10 @@ pub fn by_function(a: &Analysis, groups: &[Aggregate], coverage: f64) -> Vec<Fun
         }
         let mut seen: FxHashSet<usize> = FxHashSet::default();
         for (depth, f) in frames.iter().enumerate() {
-            let i = row(&mut rows, f.function, f.filename);
+            if hide_irrelevant && is_irrelevant(f) {
+                continue;
+            }
+            let i = row(&mut rows, &mut lines, f.function, f.filename);
             if !seen.insert(i) {
                 continue;
             }
@@ -64,7 +101,17 @@ pub fn by_function(a: &Analysis, groups: &[Aggregate], coverage: f64) -> Vec<Fun
             }
             rows[i].total_bytes += g.size;
             rows[i].count += g.count;
+            *lines[i].entry(f.line).or_default() += g.size;
         }
     }
-    rows
+    rows.into_iter()
+        .zip(lines)
+        .map(|(r, l)| {
+            let hottest = l
+                .into_iter()
+                .max_by_key(|&(line, bytes)| (bytes, std::cmp::Reverse(line)))
+                .map_or(0, |(line, _)| line);
+            (r, hottest)
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 pub mod definitions;
 pub mod frames;
 pub mod functions;
+pub mod live;
 pub mod modules;
 pub mod replay;
 pub mod snapshot;

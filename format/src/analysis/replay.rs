@@ -289,6 +289,38 @@ impl Replay {
         }
     }
 
+    /// Every location seen so far with its figures up to now (`live_bytes`/`live_count`: what is
+    /// live at this moment), for readers that watch a capture as it arrives (live mode).
+    pub fn locations(&self) -> &[(LocKey, LocStats)] {
+        &self.locs
+    }
+
+    /// Bytes live at this moment.
+    pub fn heap(&self) -> u64 {
+        self.heap
+    }
+
+    /// The highest heap seen so far.
+    pub fn peak(&self) -> u64 {
+        self.peak
+    }
+
+    /// Thread ids in order of first appearance.
+    pub fn threads(&self) -> &[u32] {
+        &self.threads
+    }
+
+    /// Allocation events seen so far (frees not counted).
+    pub fn n_allocations(&self) -> u64 {
+        self.n_allocations
+    }
+
+    /// Hands over the memory samples gathered so far (so a reader that runs for hours can
+    /// keep a compact history of its own instead of every sample).
+    pub fn drain_snapshots(&mut self) -> std::vec::Drain<'_, Snapshot> {
+        self.snapshots.drain(..)
+    }
+
     /// The lifetimes grouped so far, plus what is still live (never freed).
     fn take_lifetimes(&mut self) -> Vec<Lifetime> {
         let Some(map) = self.lifetimes.take() else {

@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::replay::{Analysis, LocKey};
+use super::replay::{Analysis, LocKey, LocStats};
 use crate::records::AllocatorType;
 
 /// Which moment's live allocations to aggregate.
@@ -52,6 +52,17 @@ pub fn aggregate(a: &Analysis, view: View, merge_threads: bool) -> Vec<Aggregate
             merge_threads,
         ),
     }
+}
+
+/// What is live at this moment in a replay still being fed (live mode), grouped as
+/// [`aggregate`] groups a finished one.
+pub fn live_now(locations: &[(LocKey, LocStats)], merge_threads: bool) -> Vec<Aggregate> {
+    group(
+        locations
+            .iter()
+            .map(|(k, s)| (*k, s.live_bytes, s.live_count, s.first_address)),
+        merge_threads,
+    )
 }
 
 /// Groups (location, bytes, count, first address) by stack, and by thread unless merged.

@@ -47,11 +47,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub live: bool,
     /// Start a live tracking session and wait until a client connects
-    #[arg(long)]
+    #[arg(long, conflicts_with = "live")]
     pub live_remote: bool,
-    /// Port to use when starting live tracking
-    #[arg(short = 'p', long)]
-    pub live_port: Option<u16>,
+    /// Port to use when starting live tracking (default: random free port)
+    #[arg(short = 'p', long, allow_negative_numbers = true)]
+    pub live_port: Option<i64>,
     /// Do not compress the capture
     #[arg(long)]
     pub no_compress: bool,

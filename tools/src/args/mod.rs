@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod flamegraph;
+pub mod live;
 pub mod parse;
 pub mod stats;
 pub mod summary;
@@ -49,6 +50,7 @@ pub fn all() -> Vec<Command> {
         dispatcher(),
         capture::Cli::command(),
         flamegraph::Args::command(),
+        live::Args::command(),
         stats::Args::command(),
         transform::Args::command(),
         parse::Args::command(),

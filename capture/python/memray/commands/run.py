@@ -5,15 +5,17 @@ exactly as Python would run it:
     python -m memray.commands.run FLAGS OUTPUT MODE TARGET [ARGS...]
 
 FLAGS is ``-`` or letters: f (--force), q (--quiet), n (--native), t
-(--trace-python-allocators), F (--follow-fork), z (--no-compress); OUTPUT is the output file
-or empty for the default name; MODE is ``file``, ``module`` or ``code``. The memray command
+(--trace-python-allocators), F (--follow-fork), z (--no-compress), l (live: stream to a
+client instead of writing a file), r (--live-remote: say how to connect first); OUTPUT is the
+output file or empty for the default name, and with l the port to serve on (loopback only);
+MODE is ``file``, ``module`` or ``code``. The memray command
 line as typed comes in the environment variable MEMRAY_COMMAND_LINE. (Kept to plain argv so
 starting the program imports as little as possible.)"""
 
 import os
 import sys
 
-from memray._destinations import FileDestination
+from memray._destinations import FileDestination, SocketDestination
 from memray._tracker import Tracker
 
 
@@ -78,14 +80,18 @@ def _run_script(path):
     exec(code, main.__dict__)
 
 
-def _run_tracker(spec, filename):
+def _run_tracker(spec, filename, port=None):
     # The capture records the memray command line, as typed.
     sys.argv[:] = spec["argv"]
+    if port is not None:
+        destination = SocketDestination(server_port=port, address="127.0.0.1")
+    else:
+        destination = FileDestination(
+            filename, overwrite=spec["force"], compress_on_exit=not spec["no_compress"]
+        )
     try:
         tracker = Tracker(
-            destination=FileDestination(
-                filename, overwrite=spec["force"], compress_on_exit=not spec["no_compress"]
-            ),
+            destination=destination,
             native_traces=spec["native"],
             trace_python_allocators=spec["trace_python_allocators"],
             follow_fork=spec["follow_fork"],
@@ -124,7 +130,7 @@ def _run_tracker(spec, filename):
                 else:
                     runpy.run_path(target, run_name="__main__")
         finally:
-            if not spec["quiet"] and os.getpid() == pid:
+            if not spec["quiet"] and filename is not None and os.getpid() == pid:
                 print(
                     "[memray] Successfully generated profile results.\n\n"
                     "You can now generate reports from the stored allocation records.\n"
@@ -146,6 +152,8 @@ def _parse(argv):
         "trace_python_allocators": "t" in flags,
         "follow_fork": "F" in flags,
         "no_compress": "z" in flags,
+        "live": "l" in flags,
+        "remote": "r" in flags,
         "output": output or None,
         "mode": mode,
         "target": target,
@@ -154,10 +162,26 @@ def _parse(argv):
     }
 
 
+def _run_live(spec):
+    port = int(spec["output"])
+    if spec["remote"] and not spec["quiet"]:
+        print(
+            f"Run '{sys.executable} -m memray live {port}' in another shell to see live results",
+            flush=True,
+        )
+    try:
+        _run_tracker(spec, None, port=port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv):
     spec = _parse(argv)
     try:
         _validate_target(spec)
+        if spec["live"]:
+            return _run_live(spec)
         filename = _output_name(spec)
         if not spec["quiet"]:
             print(f"Writing profile results into {filename}", flush=True)
