@@ -102,7 +102,7 @@ man:
 	$(CARGO) run --quiet -p memray-tools --bin gen-man -- man
 
 bench: install
-	$(MAKE) -C bench
+	$(MAKE) -C bench bench
 
 clean:
 	$(CARGO) clean
