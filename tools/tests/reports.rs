@@ -1073,3 +1073,23 @@ fn source_lines_never_block_on_special_files() {
     let doc = embedded_json(&fs::read_to_string(dir.path().join("out.html")).unwrap());
     assert_eq!(doc["source"], json!({}));
 }
+
+#[test]
+fn static_svg_flame_graph_through_inferno() {
+    let (dir, path) = setup();
+    let d = dir.path();
+    let p = path.to_str().unwrap();
+    let out = ok(run(FLAMEGRAPH, d, &["--format", "svg", p]));
+    let expected = d.join("memray-flamegraph-app.py.4242.svg");
+    assert_eq!(out, format!("Wrote {}\n", expected.display()));
+    let svg = fs::read_to_string(&expected).unwrap();
+    assert!(svg.starts_with("<?xml"), "{}", &svg[..80.min(svg.len())]);
+    assert!(svg.contains("Memory at the high-water mark"));
+    // The functions at the peak have boxes.
+    for function in ["make_list", "recurse"] {
+        assert!(svg.contains(function), "{function} missing");
+    }
+    assert!(svg.contains("bytes"));
+    let o = run(FLAMEGRAPH, d, &["--format", "svg", "--temporal", "-f", p]);
+    assert_eq!(o.code, 1);
+}

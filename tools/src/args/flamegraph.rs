@@ -2,7 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PageFormat {
+    Html,
+    Svg,
+}
 
 use crate::view::ViewArgs;
 
@@ -36,6 +42,10 @@ pub struct Args {
     /// --leaks, the leaks) inside it
     #[arg(long, conflicts_with_all = ["temporary_allocation_threshold", "temporary_allocations"])]
     pub temporal: bool,
+    /// What to write: the interactive HTML page, or a static SVG flame graph (drawn by the
+    /// inferno crate; its default name ends in .svg)
+    #[arg(long, value_enum, default_value_t = PageFormat::Html)]
+    pub format: PageFormat,
     /// Do not merge frames from different threads (same as --split-threads)
     #[arg(long, hide = true)]
     pub no_merge_threads: bool,

@@ -5,11 +5,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use memray_format::analysis::snapshot::{Aggregate, View};
 use memray_format::analysis::tree::{CallTree, TreeOptions};
+use memray_format::analysis::Analysis;
 use memray_format::analysis::ReplayOptions;
-use memray_tools::args::flamegraph::Args;
+use memray_tools::args::flamegraph::{Args, PageFormat};
 use memray_tools::flamegraph::{data, render_page, temporal};
 use memray_tools::output::{create_output, report_output};
+use memray_tools::transform::{folded, Export};
 use memray_tools::view::{load_view, open_analysis};
 
 /// Most boxes a flame graph page holds.
@@ -19,15 +22,28 @@ fn main() -> ExitCode {
     let args = Args::parse();
     memray_tools::cli::run("memray-flamegraph", || {
         let split = args.split_threads || args.no_merge_threads;
-        let output = args
-            .output
-            .clone()
-            .unwrap_or_else(|| report_output(&args.results, "flamegraph", ".html"));
+        let output = args.output.clone().unwrap_or_else(|| {
+            let ext = match args.format {
+                PageFormat::Html => ".html",
+                PageFormat::Svg => ".svg",
+            };
+            report_output(&args.results, "flamegraph", ext)
+        });
         memray_tools::output::check_overwrite(&output, args.force)?;
         let opts = TreeOptions {
             split_threads: split,
             inverted: args.inverted,
         };
+        if args.format == PageFormat::Svg {
+            if args.temporal {
+                anyhow::bail!("--temporal needs the interactive page (--format html)");
+            }
+            let (a, groups) = load_view(&args.results, &args.view, !split)?;
+            let svg = static_svg(&a, &groups, args.view.view(), args.inverted)?;
+            create_output(&output, args.force)?.write_all(&svg)?;
+            println!("Wrote {}", output.display());
+            return Ok(());
+        }
         let doc = if args.temporal {
             let a = open_analysis(
                 &args.results,
@@ -52,4 +68,31 @@ fn main() -> ExitCode {
         println!("Wrote {}", output.display());
         Ok(())
     })
+}
+
+/// A static SVG flame graph: the view's collapsed stacks drawn by inferno.
+fn static_svg(
+    a: &Analysis,
+    groups: &[Aggregate],
+    view: View,
+    inverted: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    folded::render(
+        &Export {
+            analysis: a,
+            view,
+            groups,
+        },
+        &mut lines,
+    )?;
+    let mut opts = inferno::flamegraph::Options::default();
+    opts.title = data::view_name(view, false);
+    opts.count_name = "bytes".into();
+    if inverted {
+        opts.direction = inferno::flamegraph::Direction::Inverted;
+    }
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_reader(&mut opts, &lines[..], &mut svg)?;
+    Ok(svg)
 }
