@@ -55,9 +55,13 @@ impl<'h> ModuleResolver<'h> {
             return (name.to_string(), Kind::Stdlib);
         }
         let path = Path::new(filename);
+        // The most specific directory wins (a package path inside the working directory, as
+        // an editable install puts it, names the package, not the directories above it).
         let under = |dirs: &mut dyn Iterator<Item = &str>| {
             dirs.filter(|d| !d.is_empty())
-                .find_map(|d| path.strip_prefix(d).ok().map(dotted))
+                .filter_map(|d| path.strip_prefix(d).ok().map(|rel| (d.len(), dotted(rel))))
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, m)| m)
         };
         if let Some(m) = under(&mut self.site_packages.iter().map(String::as_str)) {
             return (m, Kind::Other);
