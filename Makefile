@@ -79,11 +79,15 @@ demo: install
 	@mkdir -p demo-output
 	$(VENV)/bin/memray run -f -o demo-output/demo.bin examples/demo.py
 	$(VENV)/bin/memray stats demo-output/demo.bin
-	@echo
-	@echo "Capture: demo-output/demo.bin"
-	@echo "JSON stats: $(VENV)/bin/memray-stats --json demo-output/demo.bin > demo-output/stats.json"
 	@$(VENV)/bin/memray-stats --json demo-output/demo.bin > demo-output/stats.json
-	@echo "Reports written to demo-output/"
+	@$(VENV)/bin/memray flamegraph -f -o demo-output/flamegraph.html demo-output/demo.bin
+	@$(VENV)/bin/memray table -f -o demo-output/table.html demo-output/demo.bin
+	@$(VENV)/bin/memray summary demo-output/demo.bin
+	@echo
+	@echo "Capture:     demo-output/demo.bin"
+	@echo "Stats JSON:  demo-output/stats.json"
+	@echo "Flame graph: demo-output/flamegraph.html"
+	@echo "Table:       demo-output/table.html"
 
 test: install test-rust test-python
 
