@@ -588,3 +588,28 @@ def test_run_live_reports_a_program_that_cannot_start(tmp_path):
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 1
     assert "Only valid Python files or commands can be executed under memray" in proc.stderr
+
+
+def test_ctrl_c_interrupts_a_program_waiting_for_its_client(tmp_path):
+    """Waiting for the live client must not make the program deaf to Ctrl-C (SIGINT)."""
+    import signal
+    import socket as _socket
+    import subprocess
+    import sys
+    import time
+
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "import memray\n"
+        f"with memray.Tracker(destination=memray.SocketDestination(server_port={port})):\n"
+        "    pass\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert proc.poll() is None, "the program should be waiting for its client"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in err

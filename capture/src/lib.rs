@@ -97,10 +97,24 @@ fn start_tracking(
         header,
     };
     let sink = match socket {
-        // Waits for the client with the GIL released, so other threads run meanwhile.
-        Some((address, port)) => py
-            .detach(|| tracker::accept_client(&address, port))
-            .map_err(|e| PyOSError::new_err(format!("Could not serve on {address}:{port}: {e}")))?,
+        // Waits for the client with the GIL released, so other threads run meanwhile, and
+        // checks for signals between short waits, so Ctrl-C still interrupts.
+        Some((address, port)) => {
+            let fail = |e: std::io::Error| {
+                PyOSError::new_err(format!("Could not serve on {address}:{port}: {e}"))
+            };
+            let listener = tracker::listen(&address, port).map_err(fail)?;
+            loop {
+                let wait = std::time::Duration::from_millis(100);
+                if let Some(sink) = py
+                    .detach(|| tracker::wait_for_client(&listener, wait))
+                    .map_err(fail)?
+                {
+                    break sink;
+                }
+                py.check_signals()?;
+            }
+        }
         None => tracker::open_sink(&path, overwrite).map_err(|e| open_error(&path, e))?,
     };
     begin(options, sink, trace_python_allocators).map_err(|e| open_error(&path, e))?;

@@ -202,12 +202,44 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Listens on `address:port` and waits for one client (live mode).
-pub fn accept_client(address: &str, port: u16) -> io::Result<Sink> {
+/// Listens on `address:port` (live mode); the client is taken with [`wait_for_client`].
+pub fn listen(address: &str, port: u16) -> io::Result<std::net::TcpListener> {
     let listener = std::net::TcpListener::bind((address, port))?;
-    let (stream, _) = listener.accept()?;
-    stream.set_nodelay(true)?;
-    Ok(Sink::Socket(stream))
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Waits up to `timeout` for the client; `Ok(None)` when none came, so the caller can check
+/// for signals (Ctrl-C) between waits.
+pub fn wait_for_client(
+    listener: &std::net::TcpListener,
+    timeout: std::time::Duration,
+) -> io::Result<Option<Sink>> {
+    use std::os::fd::AsRawFd;
+    let mut fds = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut fds, 1, timeout.as_millis() as i32) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    match listener.accept() {
+        Ok((stream, _)) => {
+            stream.set_nonblocking(false)?;
+            stream.set_nodelay(true)?;
+            Ok(Some(Sink::Socket(stream)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens the capture file (never following a symlink; refusing an existing file unless
