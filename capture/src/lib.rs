@@ -45,7 +45,7 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
     follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
-    sys_path, skipped_frames, socket=None))]
+    sys_path, skipped_frames, socket=None, aggregate=false))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
     py: Python<'_>,
@@ -63,6 +63,7 @@ fn start_tracking(
     sys_path: Vec<String>,
     skipped_frames: u32,
     socket: Option<(String, u16)>,
+    aggregate: bool,
 ) -> PyResult<u32> {
     if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
         return Err(PyRuntimeError::new_err(
@@ -81,7 +82,11 @@ fn start_tracking(
         native_traces,
         trace_python_allocators,
         follow_fork,
-        file_format: FileFormat::AllAllocations,
+        file_format: if aggregate {
+            FileFormat::AggregatedAllocations
+        } else {
+            FileFormat::AllAllocations
+        },
         memory_interval_ms,
         main_thread_skipped_frames: skipped_frames,
         stdlib_dir,
@@ -94,6 +99,7 @@ fn start_tracking(
         compress,
         follow_fork,
         memory_interval_ms,
+        aggregate,
         header,
     };
     let sink = match socket {

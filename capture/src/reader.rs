@@ -224,6 +224,17 @@ fn runs_to_intervals(runs: &[(u32, u64, u64)]) -> Vec<IntervalTuple> {
         .collect()
 }
 
+impl CaptureReader {
+    fn refuse_aggregated(&self, message: &str) -> PyResult<()> {
+        if self.analysis.header.file_format == memray_format::FileFormat::AggregatedAllocations {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                message.to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl CaptureReader {
     #[new]
@@ -257,6 +268,9 @@ impl CaptureReader {
         merge_threads: bool,
         threshold: usize,
     ) -> PyResult<Vec<RecordTuple>> {
+        self.refuse_aggregated(
+            "Can't find temporary allocations using a pre-aggregated capture file.",
+        )?;
         let a = analyze_path(
             py,
             &self.path,
@@ -273,6 +287,7 @@ impl CaptureReader {
 
     /// Every allocation and deallocation event, in order.
     fn all_records(&self, py: Python<'_>) -> PyResult<Vec<RecordTuple>> {
+        self.refuse_aggregated("Can't get all allocations from a pre-aggregated capture file.")?;
         let path = self.path.clone();
         py.detach(move || {
             let mut c = open_capture(&path)?;
@@ -355,6 +370,9 @@ impl CaptureReader {
         merge_threads: bool,
         max_records: usize,
     ) -> PyResult<(Vec<TemporalRecord>, Vec<u64>)> {
+        self.refuse_aggregated(
+            "Can't get temporal allocations from a pre-aggregated capture file.",
+        )?;
         let a = analyze_path(
             py,
             &self.path,
@@ -400,6 +418,9 @@ impl CaptureReader {
         merge_threads: bool,
         max_records: usize,
     ) -> PyResult<Vec<TemporalRecord>> {
+        self.refuse_aggregated(
+            "Can't get temporal allocations from a pre-aggregated capture file.",
+        )?;
         let a = analyze_path(
             py,
             &self.path,

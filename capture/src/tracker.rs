@@ -9,6 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use memray_format::analysis::replay::Replay;
 use memray_format::records::*;
 use memray_format::{Compression, RecordEncoder};
 use rustc_hash::FxHashMap;
@@ -86,6 +87,9 @@ pub struct Options {
     pub compress: bool,
     pub follow_fork: bool,
     pub memory_interval_ms: u32,
+    /// Aggregate in this process (`FileFormat::AggregatedAllocations`): keep per-location
+    /// figures here and write only them, not every event.
+    pub aggregate: bool,
     pub header: Header,
 }
 
@@ -108,6 +112,8 @@ pub struct State {
     failed: bool,
     /// Streaming to a live client: records are sent every [`FLUSH_EVERY_LIVE`].
     pub live: bool,
+    /// In-process aggregation (see [`Options::aggregate`]).
+    aggregated: Option<Replay>,
 }
 
 /// A thread's memory of its last stack: frames root first, with the node each one produced.
@@ -264,6 +270,7 @@ impl State {
     /// Writes the header to `sink` and starts the writer thread.
     pub fn create(options: Options, sink: Sink) -> io::Result<State> {
         let live = matches!(sink, Sink::Socket(_));
+        let aggregate = options.aggregate;
         let compression = if options.compress {
             Compression::Zstd(1)
         } else {
@@ -283,6 +290,7 @@ impl State {
             last_flush: Instant::now(),
             failed: false,
             live,
+            aggregated: aggregate.then(|| Replay::new(Default::default())),
         })
     }
 
@@ -316,6 +324,10 @@ impl State {
     }
 
     pub fn write_event(&mut self, e: &Event) {
+        if let Some(agg) = &mut self.aggregated {
+            agg.push_event(e);
+            return;
+        }
         if !self.failed {
             self.encoder.event(e);
             self.seal_if_full();
@@ -333,6 +345,18 @@ impl State {
     }
 
     pub fn memory_sample(&mut self, rss: u64) {
+        if let Some(agg) = &self.aggregated {
+            let heap = agg.heap();
+            if !self.failed {
+                self.encoder.heap_sample(&HeapSample {
+                    time_ms: now_ms(),
+                    rss,
+                    heap,
+                });
+                self.seal_if_full();
+            }
+            return;
+        }
         if !self.failed {
             self.encoder.memory_sample(&MemorySample {
                 time_ms: now_ms(),
@@ -340,6 +364,36 @@ impl State {
             });
             self.seal_if_full();
         }
+    }
+
+    /// Writes what the in-process aggregation summed up: every location's figures, then the
+    /// totals.
+    fn write_aggregates(&mut self, agg: Replay) {
+        if self.failed {
+            return;
+        }
+        let a = agg.finish(Default::default(), self.options.header.clone(), None);
+        for (key, st) in &a.locations {
+            self.encoder.aggregate(&AggregateRecord {
+                thread: key.thread,
+                allocator: key.allocator,
+                stack: key.stack,
+                native_stack: key.native_stack,
+                peak_bytes: st.peak_bytes,
+                peak_count: st.peak_count,
+                leaked_bytes: st.live_bytes,
+                leaked_count: st.live_count,
+                total_bytes: st.total_bytes,
+                total_count: st.total_count,
+            });
+            self.seal_if_full();
+        }
+        self.encoder.aggregate_totals(&AggregateTotals {
+            peak_memory: a.peak_memory,
+            n_allocations: a.n_allocations,
+            n_deallocations: a.n_deallocations,
+            bytes_allocated: a.bytes_allocated,
+        });
     }
 
     /// Hands everything buffered to the writer, so a kill loses as little as possible.
@@ -352,6 +406,9 @@ impl State {
 
     /// Seals the last chunk, writes the footer and waits for the file to be complete.
     pub fn finish(mut self) -> io::Result<()> {
+        if let Some(agg) = self.aggregated.take() {
+            self.write_aggregates(agg);
+        }
         if !self.failed {
             self.seal();
         }

@@ -23,6 +23,9 @@ pub const TAG_MEMORY: u8 = 0x05;
 pub const TAG_NATIVE_NODE: u8 = 0x06;
 pub const TAG_IMAGE: u8 = 0x07;
 pub const TAG_IMAGES_RESET: u8 = 0x08;
+pub const TAG_HEAP_SAMPLE: u8 = 0x09;
+pub const TAG_AGGREGATE: u8 = 0x0a;
+pub const TAG_AGGREGATE_TOTALS: u8 = 0x0b;
 
 // Events: 0x80 | flags | allocator (low four bits).
 pub const TAG_EVENT: u8 = 0x80;
@@ -289,6 +292,43 @@ impl ChunkEncoder {
     pub fn images_reset(&mut self) {
         self.buf.push(TAG_IMAGES_RESET);
     }
+
+    pub fn heap_sample(&mut self, m: &HeapSample) {
+        self.buf.push(TAG_HEAP_SAMPLE);
+        for v in [m.time_ms, m.rss, m.heap] {
+            put_u64(&mut self.buf, v);
+        }
+    }
+
+    pub fn aggregate(&mut self, a: &AggregateRecord) {
+        self.buf.push(TAG_AGGREGATE);
+        self.buf.push(a.allocator as u8);
+        for v in [
+            u64::from(a.thread),
+            u64::from(a.stack),
+            u64::from(a.native_stack),
+            a.peak_bytes,
+            a.peak_count,
+            a.leaked_bytes,
+            a.leaked_count,
+            a.total_bytes,
+            a.total_count,
+        ] {
+            put_u64(&mut self.buf, v);
+        }
+    }
+
+    pub fn aggregate_totals(&mut self, t: &AggregateTotals) {
+        self.buf.push(TAG_AGGREGATE_TOTALS);
+        for v in [
+            t.peak_memory,
+            t.n_allocations,
+            t.n_deallocations,
+            t.bytes_allocated,
+        ] {
+            put_u64(&mut self.buf, v);
+        }
+    }
 }
 
 /// Everything one chunk holds, decoded. Definitions carry their global ids implicitly:
@@ -307,6 +347,10 @@ pub struct Chunk {
     pub thread_names: Vec<ThreadName>,
     /// Image-map updates, with `None` meaning "forget all images recorded so far".
     pub images: Vec<Option<ImageMap>>,
+    /// Aggregated captures: samples with the tracker's heap size, locations and totals.
+    pub heap_samples: Vec<HeapSample>,
+    pub aggregates: Vec<AggregateRecord>,
+    pub aggregate_totals: Option<AggregateTotals>,
 }
 
 /// One record of a chunk payload, in the order it was written (for dumps; reports use
@@ -326,6 +370,9 @@ pub enum Record {
     Image(ImageMap),
     ImagesReset,
     Event(Event),
+    HeapSample(HeapSample),
+    Aggregate(AggregateRecord),
+    AggregateTotals(AggregateTotals),
 }
 
 /// Decodes a chunk payload (already decompressed) into a [`Chunk`]. `offset` is for error
@@ -348,6 +395,9 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
         Record::Image(i) => chunk.images.push(Some(i)),
         Record::ImagesReset => chunk.images.push(None),
         Record::Event(e) => chunk.events.push(e),
+        Record::HeapSample(s) => chunk.heap_samples.push(s),
+        Record::Aggregate(a) => chunk.aggregates.push(a),
+        Record::AggregateTotals(t) => chunk.aggregate_totals = Some(t),
     })?;
     Ok(chunk)
 }
@@ -467,6 +517,46 @@ pub fn decode_records(
                 }));
             }
             TAG_IMAGES_RESET => f(Record::ImagesReset),
+            TAG_HEAP_SAMPLE => {
+                let time_ms = c.u64().ok_or_else(trunc)?;
+                let rss = c.u64().ok_or_else(trunc)?;
+                let heap = c.u64().ok_or_else(trunc)?;
+                f(Record::HeapSample(HeapSample { time_ms, rss, heap }));
+            }
+            TAG_AGGREGATE => {
+                let allocator = AllocatorType::from_u8(c.u8().ok_or_else(trunc)?)
+                    .filter(|a| !a.is_deallocator())
+                    .ok_or_else(|| bad("unknown allocator in aggregate"))?;
+                let mut v = [0u64; 9];
+                for x in v.iter_mut() {
+                    *x = c.u64().ok_or_else(trunc)?;
+                }
+                let id = |x: u64| u32::try_from(x).map_err(|_| bad("id out of range"));
+                f(Record::Aggregate(AggregateRecord {
+                    thread: id(v[0])?,
+                    allocator,
+                    stack: id(v[1])?,
+                    native_stack: id(v[2])?,
+                    peak_bytes: v[3],
+                    peak_count: v[4],
+                    leaked_bytes: v[5],
+                    leaked_count: v[6],
+                    total_bytes: v[7],
+                    total_count: v[8],
+                }));
+            }
+            TAG_AGGREGATE_TOTALS => {
+                let mut v = [0u64; 4];
+                for x in v.iter_mut() {
+                    *x = c.u64().ok_or_else(trunc)?;
+                }
+                f(Record::AggregateTotals(AggregateTotals {
+                    peak_memory: v[0],
+                    n_allocations: v[1],
+                    n_deallocations: v[2],
+                    bytes_allocated: v[3],
+                }));
+            }
             _ if tag & TAG_EVENT != 0 => {
                 let allocator = AllocatorType::from_u8(tag & 0x0f)
                     .ok_or_else(|| bad("unknown allocator in event"))?;

@@ -182,6 +182,42 @@ pub struct MemorySample {
     pub rss: u64,
 }
 
+/// One location of an aggregated capture (`FileFormat::AggregatedAllocations`): what the
+/// tracked process summed up itself instead of writing every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateRecord {
+    pub thread: u32,
+    pub allocator: AllocatorType,
+    pub stack: u32,
+    pub native_stack: u32,
+    /// Live at the high-water mark.
+    pub peak_bytes: u64,
+    pub peak_count: u64,
+    /// Still live when tracking stopped.
+    pub leaked_bytes: u64,
+    pub leaked_count: u64,
+    /// Everything allocated here.
+    pub total_bytes: u64,
+    pub total_count: u64,
+}
+
+/// The totals of an aggregated capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AggregateTotals {
+    pub peak_memory: u64,
+    pub n_allocations: u64,
+    pub n_deallocations: u64,
+    pub bytes_allocated: u64,
+}
+
+/// A memory sample with the heap size the tracked process computed (aggregated captures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapSample {
+    pub time_ms: u64,
+    pub rss: u64,
+    pub heap: u64,
+}
+
 /// A thread's name, as set by `threading` or `prctl(PR_SET_NAME)`; the latest one wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadName {

@@ -137,6 +137,24 @@ impl RecordEncoder {
         self.enc.images_reset();
     }
 
+    /// Aggregated captures: a memory sample with the tracker's heap size.
+    pub fn heap_sample(&mut self, m: &HeapSample) {
+        self.enc.heap_sample(m);
+        self.totals.n_memory_samples += 1;
+    }
+
+    /// Aggregated captures: one location's figures.
+    pub fn aggregate(&mut self, a: &AggregateRecord) {
+        self.enc.aggregate(a);
+    }
+
+    /// Aggregated captures: the totals (written once, at the end).
+    pub fn aggregate_totals(&mut self, t: &AggregateTotals) {
+        self.enc.aggregate_totals(t);
+        self.totals.n_allocations = t.n_allocations;
+        self.totals.n_deallocations = t.n_deallocations;
+    }
+
     /// Takes the buffered records as a chunk (None when nothing is buffered). `reuse` becomes
     /// the buffer for the next chunk.
     pub fn take_chunk(&mut self, reuse: Vec<u8>) -> Option<RawChunk> {

@@ -102,6 +102,33 @@ fn write_record(out: &mut dyn Write, r: &Record) -> std::io::Result<()> {
             e.stack,
             e.native_stack
         ),
+        Record::HeapSample(m) => writeln!(
+            out,
+            "MEMORY_SNAPSHOT time={} rss={} heap={}",
+            m.time_ms, m.rss, m.heap
+        ),
+        Record::Aggregate(a) => writeln!(
+            out,
+            "AGGREGATED_ALLOCATION tid={} allocator={} stack_id={} native_frame_id={} \
+             n_allocations_in_high_water_mark={} bytes_in_high_water_mark={} \
+             n_allocations_leaked={} bytes_leaked={} n_allocations={} bytes_allocated={}",
+            a.thread,
+            a.allocator.name().to_lowercase(),
+            a.stack,
+            a.native_stack,
+            a.peak_count,
+            a.peak_bytes,
+            a.leaked_count,
+            a.leaked_bytes,
+            a.total_count,
+            a.total_bytes
+        ),
+        Record::AggregateTotals(t) => writeln!(
+            out,
+            "AGGREGATED_TOTALS peak_memory={} n_allocations={} n_deallocations={} \
+             bytes_allocated={}",
+            t.peak_memory, t.n_allocations, t.n_deallocations, t.bytes_allocated
+        ),
     }
 }
 

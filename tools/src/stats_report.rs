@@ -17,6 +17,7 @@ pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
             ..Default::default()
         },
     )?;
+    crate::view::refuse_aggregated(&analysis, "compute statistics using")?;
     let stats = stats::compute(&analysis, n);
     Ok((analysis, stats))
 }

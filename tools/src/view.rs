@@ -79,6 +79,18 @@ pub fn load_view(
             ..Default::default()
         },
     )?;
+    if v.view() == View::Temporary {
+        refuse_aggregated(&a, "find temporary allocations using")?;
+    }
     let groups = aggregate(&a, v.view(), merge_threads);
     Ok((a, groups))
+}
+
+/// Memray's refusal for what a pre-aggregated capture (`--aggregate`) cannot give, e.g.
+/// `what` = "compute statistics using".
+pub fn refuse_aggregated(a: &Analysis, what: &str) -> Result<()> {
+    if a.header.file_format == memray_format::FileFormat::AggregatedAllocations {
+        bail!("Can't {what} a pre-aggregated capture file.");
+    }
+    Ok(())
 }

@@ -87,10 +87,9 @@ class Tracker:
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
         if self.native_traces:
             raise NotImplementedError("native_traces is not available yet")
-        # FileFormat.AGGREGATED_ALLOCATIONS (aggregation inside the tracked process) is not
-        # implemented yet: such a Tracker records every allocation instead. The capture is
-        # larger, but every figure an aggregated one offers (peak, leaks, memory over time) is
-        # the same, so code written for it (pytest-memray uses it) works unchanged.
+        # FileFormat.AGGREGATED_ALLOCATIONS: the tracker sums up peak, leaks and totals per
+        # location in this process and writes only those (a small file).
+        aggregate = self.file_format != ALL_ALLOCATIONS
         dest = self.destination
         if isinstance(dest, SocketDestination):
             # Live mode: waits for one client on address:port, then streams to it.
@@ -120,6 +119,7 @@ class Tracker:
                 sys_path=sys_path,
                 skipped_frames=skipped,
                 socket=socket,
+                aggregate=aggregate,
             )
         except BaseException:
             _thread_names.uninstall()

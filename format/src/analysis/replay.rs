@@ -144,7 +144,63 @@ impl Replay {
         }
     }
 
+    /// Records one event (for a tracker that aggregates in the tracked process).
+    #[inline]
+    pub fn push_event(&mut self, e: &Event) {
+        self.event(e);
+    }
+
+    /// Records a memory sample taken now (for a tracker that aggregates in process).
+    pub fn push_sample(&mut self, time_ms: u64, rss: u64) {
+        self.sample(time_ms, rss);
+    }
+
+    /// Takes an aggregated capture's figures as they were summed up by the tracker.
+    fn absorb_aggregates(&mut self, chunk: &Chunk) {
+        for s in &chunk.heap_samples {
+            self.snapshots.push(Snapshot {
+                time_ms: s.time_ms,
+                rss: s.rss,
+                heap: s.heap,
+            });
+        }
+        for a in &chunk.aggregates {
+            let e = Event {
+                allocator: a.allocator,
+                thread: a.thread,
+                address: 0,
+                size: 0,
+                stack: a.stack,
+                native_stack: a.native_stack,
+            };
+            let idx = self.loc_index(&e);
+            let gen = self.peak_gen;
+            let s = &mut self.locs[idx as usize].1;
+            s.peak_bytes += a.peak_bytes;
+            s.peak_count += a.peak_count;
+            s.live_bytes += a.leaked_bytes;
+            s.live_count += a.leaked_count;
+            s.total_bytes += a.total_bytes;
+            s.total_count += a.total_count;
+            s.gen = gen;
+            self.heap += a.leaked_bytes;
+        }
+        if let Some(t) = chunk.aggregate_totals {
+            self.peak = t.peak_memory;
+            self.n_allocations = t.n_allocations;
+            self.n_deallocations = t.n_deallocations;
+            self.n_events = t.n_allocations + t.n_deallocations;
+            self.bytes_allocated = t.bytes_allocated;
+        }
+    }
+
     pub fn feed(&mut self, chunk: &Chunk) {
+        if !chunk.aggregates.is_empty()
+            || !chunk.heap_samples.is_empty()
+            || chunk.aggregate_totals.is_some()
+        {
+            self.absorb_aggregates(chunk);
+        }
         let mut samples = chunk.samples.iter().peekable();
         for (i, e) in chunk.events.iter().enumerate() {
             while let Some((_, s)) = samples.next_if(|(pos, _)| *pos as usize <= i) {

@@ -71,10 +71,8 @@ fn usage_error(msg: &str) -> ! {
 }
 
 fn run(args: RunArgs) -> Result<()> {
-    for (on, flag) in [(args.native, "--native"), (args.aggregate, "--aggregate")] {
-        if on {
-            bail!("{flag} is not supported by this version yet");
-        }
+    if args.native {
+        bail!("--native is not supported by this version yet");
     }
     let live_port = if args.live || args.live_remote {
         Some(match args.live_port {
@@ -105,6 +103,7 @@ fn run(args: RunArgs) -> Result<()> {
         (args.trace_python_allocators, 't'),
         (args.follow_fork, 'F'),
         (args.no_compress, 'z'),
+        (args.aggregate, 'a'),
         (live_port.is_some(), 'l'),
         (args.live_remote, 'r'),
     ] {

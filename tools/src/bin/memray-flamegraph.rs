@@ -13,7 +13,7 @@ use memray_tools::args::flamegraph::{Args, PageFormat};
 use memray_tools::flamegraph::{data, render_page, temporal};
 use memray_tools::output::{create_output, report_output};
 use memray_tools::transform::{folded, Export};
-use memray_tools::view::{load_view, open_analysis};
+use memray_tools::view::{load_view, open_analysis, refuse_aggregated};
 
 /// Most boxes a flame graph page holds.
 const MAX_NODES: usize = 50_000;
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
                     ..Default::default()
                 },
             )?;
+            refuse_aggregated(&a, "create a temporal flame graph from")?;
             temporal::document(&a, opts, args.view.view())
         } else {
             let (a, groups) = load_view(&args.results, &args.view, !split)?;

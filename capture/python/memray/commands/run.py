@@ -5,7 +5,7 @@ exactly as Python would run it:
     python -m memray.commands.run FLAGS OUTPUT MODE TARGET [ARGS...]
 
 FLAGS is ``-`` or letters: f (--force), q (--quiet), n (--native), t
-(--trace-python-allocators), F (--follow-fork), z (--no-compress), l (live: stream to a
+(--trace-python-allocators), F (--follow-fork), z (--no-compress), a (--aggregate), l (live: stream to a
 client instead of writing a file), r (--live-remote: say how to connect first); OUTPUT is the
 output file or empty for the default name, and with l the port to serve on (loopback only);
 MODE is ``file``, ``module`` or ``code``. The memray command
@@ -95,6 +95,7 @@ def _run_tracker(spec, filename, port=None):
             native_traces=spec["native"],
             trace_python_allocators=spec["trace_python_allocators"],
             follow_fork=spec["follow_fork"],
+            file_format=1 if spec.get("aggregate") else 0,
         )
         tracker_cm = tracker.__enter__()
     except OSError as e:
@@ -152,6 +153,7 @@ def _parse(argv):
         "trace_python_allocators": "t" in flags,
         "follow_fork": "F" in flags,
         "no_compress": "z" in flags,
+        "aggregate": "a" in flags,
         "live": "l" in flags,
         "remote": "r" in flags,
         "output": output or None,
