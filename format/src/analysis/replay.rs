@@ -176,14 +176,14 @@ impl Replay {
             let idx = self.loc_index(&e);
             let gen = self.peak_gen;
             let s = &mut self.locs[idx as usize].1;
-            s.peak_bytes += a.peak_bytes;
-            s.peak_count += a.peak_count;
-            s.live_bytes += a.leaked_bytes;
-            s.live_count += a.leaked_count;
-            s.total_bytes += a.total_bytes;
-            s.total_count += a.total_count;
+            s.peak_bytes = s.peak_bytes.saturating_add(a.peak_bytes);
+            s.peak_count = s.peak_count.saturating_add(a.peak_count);
+            s.live_bytes = s.live_bytes.saturating_add(a.leaked_bytes);
+            s.live_count = s.live_count.saturating_add(a.leaked_count);
+            s.total_bytes = s.total_bytes.saturating_add(a.total_bytes);
+            s.total_count = s.total_count.saturating_add(a.total_count);
             s.gen = gen;
-            self.heap += a.leaked_bytes;
+            self.heap = self.heap.saturating_add(a.leaked_bytes);
         }
         if let Some(t) = chunk.aggregate_totals {
             self.peak = t.peak_memory;
@@ -287,9 +287,9 @@ impl Replay {
             e.1 += count;
         }
         let s = self.touch(idx);
-        s.live_bytes -= bytes;
+        s.live_bytes = s.live_bytes.saturating_sub(bytes);
         s.live_count -= count;
-        self.heap -= bytes;
+        self.heap = self.heap.saturating_sub(bytes);
     }
 
     #[inline]
@@ -311,7 +311,7 @@ impl Replay {
             }
             _ => {
                 self.n_allocations += 1;
-                self.bytes_allocated += e.size;
+                self.bytes_allocated = self.bytes_allocated.saturating_add(e.size);
                 if self.opts.size_counts {
                     *self.sizes.entry(e.size).or_default() += 1;
                 }
@@ -327,11 +327,11 @@ impl Replay {
                     self.release(old, size, 1, born);
                 }
                 let s = self.touch(idx);
-                s.total_bytes += e.size;
+                s.total_bytes = s.total_bytes.saturating_add(e.size);
                 s.total_count += 1;
-                s.live_bytes += e.size;
+                s.live_bytes = s.live_bytes.saturating_add(e.size);
                 s.live_count += 1;
-                self.heap += e.size;
+                self.heap = self.heap.saturating_add(e.size);
                 // Memray's rule: a later state equal to the peak becomes the peak.
                 if self.heap >= self.peak {
                     self.peak = self.heap;
@@ -426,7 +426,7 @@ impl Replay {
         let end = addr.saturating_add(len);
         let mut hit: Vec<(u64, u64, u32, u32)> = Vec::new();
         if let Some((&s, &(l, i, born))) = self.ranges.range(..addr).next_back() {
-            if s + l > addr {
+            if s.saturating_add(l) > addr {
                 hit.push((s, l, i, born));
             }
         }
@@ -435,7 +435,7 @@ impl Replay {
         }
         for (s, l, idx, born) in hit {
             self.ranges.remove(&s);
-            let r_end = s + l;
+            let r_end = s.saturating_add(l);
             let cut_start = s.max(addr);
             let cut_end = r_end.min(end);
             let removed = cut_end - cut_start;
@@ -457,8 +457,8 @@ impl Replay {
             // leaves one allocation per piece.
             let s_stats = self.touch(idx);
             s_stats.live_count = s_stats.live_count + pieces - 1;
-            s_stats.live_bytes -= removed;
-            self.heap -= removed;
+            s_stats.live_bytes = s_stats.live_bytes.saturating_sub(removed);
+            self.heap = self.heap.saturating_sub(removed);
         }
     }
 

@@ -69,7 +69,7 @@ impl TemporaryFinder {
                 });
                 self.found.len() - 1
             });
-            self.found[i].bytes += size;
+            self.found[i].bytes = self.found[i].bytes.saturating_add(size);
             self.found[i].count += 1;
         }
     }
