@@ -152,3 +152,36 @@ def test_sigkill_of_a_tracker_script_while_threads_allocate(tmp_path):
     assert len(cap.sized(cap.allocs, 3_333_334)) == 1
     tids = {r.tid for r in cap.allocs if 1001 <= r.size <= 1004}
     assert len(tids) == 4
+
+
+def test_segfault_leaves_a_readable_capture_and_its_status(tmp_path):
+    """A program that crashes (SIGSEGV) under `memray run`: the crash is its own exit status,
+    and the capture holds everything up to the last sealed chunk (sealed every 0.5 s)."""
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import ctypes, time\n"
+        "def grab():\n"
+        "    return bytearray(3_141_592)\n"
+        "KEEP = grab()\n"
+        "time.sleep(1.2)\n"
+        "ctypes.string_at(0)\n"
+    )
+    proc = subprocess.run(
+        [os.path.join(BIN, "memray"), "run", "-q", "-o", "out.bin", "crash.py"],
+        cwd=tmp_path, capture_output=True, text=True, env=child_env(),
+    )
+    assert proc.returncode in (-signal.SIGSEGV, 128 + signal.SIGSEGV), proc
+    stats = subprocess.run(
+        [os.path.join(BIN, "memray-stats"), "--json", str(tmp_path / "out.bin")],
+        capture_output=True, text=True,
+    )
+    assert stats.returncode == 0, stats.stderr
+    assert "cut short" in stats.stderr
+    import json
+
+    top = json.loads(stats.stdout)["top_allocations_by_size"][0]
+    assert top == {"location": "grab:crash.py:3", "size": 3_141_593}
+    for report in ("memray-summary", "memray-tree"):
+        r = subprocess.run([os.path.join(BIN, report), str(tmp_path / "out.bin")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "grab" in r.stdout, (report, r.stderr)
