@@ -185,3 +185,35 @@ def test_segfault_leaves_a_readable_capture_and_its_status(tmp_path):
         r = subprocess.run([os.path.join(BIN, report), str(tmp_path / "out.bin")],
                            capture_output=True, text=True)
         assert r.returncode == 0 and "grab" in r.stdout, (report, r.stderr)
+
+
+def test_running_out_of_memory_under_a_limit(tmp_path):
+    """Under `ulimit -v` the program meets MemoryError as it would bare, handles it, and exits
+    normally; the capture is complete and readable."""
+    import resource
+
+    script = tmp_path / "oom.py"
+    script.write_text(
+        "blocks = []\n"
+        "try:\n"
+        "    while True:\n"
+        "        blocks.append(bytearray(10_000_000))\n"
+        "except MemoryError:\n"
+        "    blocks.clear()\n"
+        "    print('caught')\n"
+    )
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (800_000_000, 800_000_000))
+
+    proc = subprocess.run(
+        [os.path.join(BIN, "memray"), "run", "-q", "-o", "out.bin", "oom.py"],
+        cwd=tmp_path, capture_output=True, text=True, env=child_env(), preexec_fn=limit,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "caught\n"
+    stats = subprocess.run(
+        [os.path.join(BIN, "memray-stats"), "--json", str(tmp_path / "out.bin")],
+        capture_output=True, text=True,
+    )
+    assert stats.returncode == 0 and stats.stderr == "", stats.stderr
