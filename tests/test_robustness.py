@@ -421,3 +421,48 @@ def test_fork_while_another_thread_allocates(tmp_path, clib):
     script = write(tmp_path / "prog.py", FORK_RACE)
     proc = run_python(script, clib, timeout=60)
     assert proc.stdout == "forks=300 hung=0\n"
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_multiprocessing_pools_finish_normally(tmp_path, follow):
+    """fork, spawn and forkserver pools run to completion under `memray run`, with and
+    without --follow-fork; followed fork children leave complete captures."""
+    import json
+    import os
+    import subprocess
+
+    from conftest import BIN
+
+    script = tmp_path / "mp.py"
+    script.write_text(
+        "import multiprocessing as mp\n"
+        "def sq(x):\n"
+        "    return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    for method in ('fork', 'spawn', 'forkserver'):\n"
+        "        with mp.get_context(method).Pool(2) as p:\n"
+        "            print(method, sum(p.map(sq, range(100))))\n"
+    )
+    flags = ["--follow-fork"] if follow else []
+    proc = subprocess.run(
+        [os.path.join(BIN, "memray"), "run", "-q", *flags, "-o", "out.bin", "mp.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["fork 328350", "spawn 328350", "forkserver 328350"]
+    captures = sorted(p.name for p in tmp_path.glob("out.bin*"))
+    if follow:
+        assert len(captures) >= 3  # the parent's and the fork pool's two workers
+    else:
+        assert captures == ["out.bin"]
+    for name in captures:
+        stats = subprocess.run(
+            [os.path.join(BIN, "memray-stats"), "--json", str(tmp_path / name)],
+            capture_output=True, text=True,
+        )
+        assert stats.returncode == 0, (name, stats.stderr)
+        json.loads(stats.stdout)
+        # Pool workers are ended with SIGTERM by Pool.terminate(): theirs may be cut short
+        # (and still read); the program's own capture is whole.
+        if name == "out.bin":
+            assert "cut short" not in stats.stderr
