@@ -6,6 +6,7 @@ not depend on timing: a list grows in ``grow_list`` (on the main thread) while a
 ``worker`` holds many small blocks made in ``many_small``.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -324,6 +325,17 @@ def listening_sockets(pid):
     return found
 
 
+@contextlib.contextmanager
+def reaped(proc):
+    """On the way out, however it is left, kills and reaps ``proc`` if it is still running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def wait_listening(pid, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -341,7 +353,7 @@ def test_live_remote_waits_on_loopback_and_memray_live_connects(tmp_path, prog, 
         [program("memray"), "run", "--live-remote", "--live-port", str(port), path.name, str(stop)],
         cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    try:
+    with reaped(proc):
         line = proc.stdout.readline()
         assert re.fullmatch(
             rf"Run '/\S+/python3?(\.\d+)? -m memray live {port}' in another shell to see "
@@ -364,10 +376,6 @@ def test_live_remote_waits_on_loopback_and_memray_live_connects(tmp_path, prog, 
         assert proc.poll() is None
         stop.touch()
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out.startswith("finished "), out
 
@@ -378,7 +386,7 @@ def test_live_remote_default_port_and_quiet(tmp_path):
         [program("memray"), "run", "--live-remote", script.name],
         cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    try:
+    with reaped(proc):
         line = proc.stdout.readline()
         m = re.fullmatch(
             r"Run '/\S+/python3?(?:\.\d+)? -m memray live (\d+)' in another shell to see "
@@ -395,10 +403,6 @@ def test_live_remote_default_port_and_quiet(tmp_path):
                 time.sleep(0.05)
             assert not reader.is_active
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out == ""  # nothing after the line read above
 
@@ -408,15 +412,11 @@ def test_live_remote_default_port_and_quiet(tmp_path):
         [program("memray"), "run", "-q", "--live-remote", "-p", str(port), script.name],
         cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    try:
+    with reaped(proc):
         wait_listening(proc.pid)
         with memray.SocketReader(port):
             pass
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out == ""
 
@@ -458,7 +458,7 @@ def start_tracked(tmp_path, rounds):
 
 def test_tracker_socket_destination_listens_on_loopback_by_default(tmp_path):
     proc, port = start_tracked(tmp_path, rounds=10)
-    try:
+    with reaped(proc):
         assert wait_listening(proc.pid) == [("127.0.0.1", port)]
         # The program waits for its client before going on.
         time.sleep(0.5)
@@ -466,10 +466,6 @@ def test_tracker_socket_destination_listens_on_loopback_by_default(tmp_path):
         with memray.SocketReader(port):
             pass
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out == "finished\n"
 
@@ -483,7 +479,7 @@ def test_socket_reader_gives_the_live_snapshot(tmp_path):
 
     proc, port = start_tracked(tmp_path, rounds=300)
     line = None
-    try:
+    with reaped(proc):
         with memray.SocketReader(port) as reader:
             with pytest.raises(ValueError, match="more than once"):
                 reader.__enter__()
@@ -519,10 +515,6 @@ def test_socket_reader_gives_the_live_snapshot(tmp_path):
         assert list(reader.get_current_snapshot(merge_threads=True)) == []
         assert reader.pid == proc.pid
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert line == start_tracked.line
 
@@ -530,7 +522,7 @@ def test_socket_reader_gives_the_live_snapshot(tmp_path):
 @pytest.mark.parametrize("how", ["socket_reader", "raw_reset"])
 def test_client_leaving_mid_run_neither_kills_nor_hangs_the_program(tmp_path, how):
     proc, port = start_tracked(tmp_path, rounds=300)  # about 3 seconds of work
-    try:
+    with reaped(proc):
         wait_listening(proc.pid)
         if how == "socket_reader":
             with memray.SocketReader(port) as reader:
@@ -543,10 +535,6 @@ def test_client_leaving_mid_run_neither_kills_nor_hangs_the_program(tmp_path, ho
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert out == "finished\n"
     assert "Traceback" not in err

@@ -7,56 +7,28 @@
 //! - S_GROW_B (thread 1): `_run_tracker` `<module>:10` `grow:4` — one other line of `grow`;
 //! - S_SMALL (thread 2, "worker"): `run:975` `small:20` — many small blocks.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{base_header, code, ev, memory_sample, node, thread_name, START_MS};
 use crossterm::event::{KeyCode, KeyEvent};
 use memray_format::analysis::live::{connect_loopback, Live, LiveData};
-use memray_format::{
-    AllocatorType, CaptureWriter, CodeDef, Event, FileFormat, Header, MemorySample, StackNode,
-    ThreadName, WriterOptions,
-};
+use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
 use memray_tools::live::app::{Action, App, SortKey};
 use memray_tools::live::view;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-const START_MS: u64 = 1_700_000_000_000;
 const APP: &str = "/proj/app.py";
 
 fn header() -> Header {
     Header {
-        pid: 4242,
-        main_thread_id: 1,
-        start_time_ms: START_MS,
         command_line: "/venv/bin/memray run --live app.py".into(),
-        python_version: "3.11.7".into(),
-        python_allocator: "pymalloc".into(),
-        native_traces: false,
-        trace_python_allocators: false,
-        follow_fork: false,
-        file_format: FileFormat::AllAllocations,
-        memory_interval_ms: 10,
-        main_thread_skipped_frames: 1,
-        stdlib_dir: "/usr/lib/python3.11".into(),
-        site_packages: vec![],
-        sys_path: vec!["/proj".into()],
+        ..base_header()
     }
-}
-
-type W = CaptureWriter<TcpStream>;
-
-fn ev(w: &mut W, allocator: AllocatorType, thread: u32, address: u64, size: u64, stack: u32) {
-    w.event(&Event {
-        allocator,
-        thread,
-        address,
-        size,
-        stack,
-        native_stack: 0,
-    })
-    .unwrap()
 }
 
 /// Serves the capture in two steps: 3 x 1000 bytes in `grow` (2 at line 3, 1 at line 4) and
@@ -65,21 +37,11 @@ fn ev(w: &mut W, allocator: AllocatorType, thread: u32, address: u64, size: u64,
 fn serve(listener: TcpListener, go_on: mpsc::Receiver<()>) {
     let (stream, _) = listener.accept().unwrap();
     let mut w = CaptureWriter::new(stream, &header(), WriterOptions::default()).unwrap();
-    let code = |w: &mut W, function: &str, filename: &str| {
-        w.define_code(&CodeDef {
-            function: function.into(),
-            filename: filename.into(),
-            first_line: 1,
-        })
-        .unwrap()
-    };
-    let c_tracker = code(&mut w, "_run_tracker", "/x/memray/commands/run.py");
-    let c_module = code(&mut w, "<module>", APP);
-    let c_grow = code(&mut w, "grow", APP);
-    let c_run = code(&mut w, "run", "/usr/lib/python3.11/threading.py");
-    let c_small = code(&mut w, "small", APP);
-    let node =
-        |w: &mut W, parent, code, line| w.define_node(&StackNode { parent, code, line }).unwrap();
+    let c_tracker = code(&mut w, "_run_tracker", "/x/memray/commands/run.py", 1);
+    let c_module = code(&mut w, "<module>", APP, 1);
+    let c_grow = code(&mut w, "grow", APP, 1);
+    let c_run = code(&mut w, "run", "/usr/lib/python3.11/threading.py", 1);
+    let c_small = code(&mut w, "small", APP, 1);
     let n_tracker = node(&mut w, 0, c_tracker, 83);
     let n_module = node(&mut w, n_tracker, c_module, 10);
     let s_grow = node(&mut w, n_module, c_grow, 3);
@@ -87,11 +49,7 @@ fn serve(listener: TcpListener, go_on: mpsc::Receiver<()>) {
     let n_run = node(&mut w, 0, c_run, 975);
     let s_small = node(&mut w, n_run, c_small, 20);
     for (thread, name) in [(1, "MainThread"), (2, "worker")] {
-        w.thread_name(&ThreadName {
-            thread,
-            name: name.into(),
-        })
-        .unwrap();
+        thread_name(&mut w, thread, name);
     }
     use AllocatorType::*;
     ev(&mut w, Malloc, 1, 0x1000, 1000, s_grow);
@@ -100,21 +58,13 @@ fn serve(listener: TcpListener, go_on: mpsc::Receiver<()>) {
     for i in 0..10 {
         ev(&mut w, Malloc, 2, 0x9000 + i * 64, 50, s_small);
     }
-    w.memory_sample(&MemorySample {
-        time_ms: START_MS + 1500,
-        rss: 10_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, START_MS + 1500, 10_000_000);
     w.flush_chunk().unwrap();
     go_on.recv().unwrap();
     ev(&mut w, Malloc, 1, 0x4000, 1000, s_grow);
     ev(&mut w, Malloc, 1, 0x5000, 1000, s_grow);
     ev(&mut w, Free, 1, 0x3000, 0, 0);
-    w.memory_sample(&MemorySample {
-        time_ms: START_MS + 2500,
-        rss: 11_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, START_MS + 2500, 11_000_000);
     w.finish(START_MS + 3000).unwrap();
 }
 

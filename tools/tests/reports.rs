@@ -41,18 +41,21 @@
 //! Temporary (threshold 0, the thread's last allocation only): S_IMP 300, S_MODULE7 4000.
 //! Temporary (threshold 1): also S_MAKE 1000 (event 3). Threshold 3: S_MAKE 3000 in 2.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use common::{
+    assert_ok_quiet, base_header, cmd, code, ev, finish, memory_sample, node, thread_name, Out,
+    START_MS,
+};
 use memray_format::analysis::functions::{by_function, FunctionRow};
 use memray_format::analysis::snapshot::{aggregate, View};
 use memray_format::analysis::tree::{CallTree, TreeOptions};
 use memray_format::analysis::{analyze, Analysis, ReplayOptions};
-use memray_format::{
-    AllocatorType, Capture, CaptureWriter, CodeDef, Event, FileFormat, Header, MemorySample,
-    StackNode, ThreadName, WriterOptions,
-};
+use memray_format::{AllocatorType, Capture, CaptureWriter, Header, WriterOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -62,7 +65,6 @@ const SUMMARY: &str = env!("CARGO_BIN_EXE_memray-summary");
 const TREE: &str = env!("CARGO_BIN_EXE_memray-tree");
 const MEMRAY: &str = env!("CARGO_BIN_EXE_memray");
 
-const START_MS: u64 = 1_700_000_000_000;
 const APP: &str = "/proj/app.py";
 const LIB: &str = "/proj/lib.py";
 const THREADING: &str = "/opt/python3.11/lib/threading.py";
@@ -73,49 +75,11 @@ const COMMAND_LINE: &str = "python3 -m memray run app.py";
 
 fn header() -> Header {
     Header {
-        pid: 4242,
-        main_thread_id: 1,
-        start_time_ms: START_MS,
         command_line: COMMAND_LINE.into(),
-        python_version: "3.11.7".into(),
-        python_allocator: "pymalloc".into(),
-        native_traces: false,
-        trace_python_allocators: false,
-        follow_fork: false,
-        file_format: FileFormat::AllAllocations,
-        memory_interval_ms: 10,
-        main_thread_skipped_frames: 1,
-        stdlib_dir: "/usr/lib/python3.11".into(),
         site_packages: vec!["/usr/lib/python3.11/site-packages".into()],
         sys_path: vec!["/proj".into(), "/usr/lib/python3.11".into()],
+        ..base_header()
     }
-}
-
-type W = CaptureWriter<Vec<u8>>;
-
-fn code(w: &mut W, function: &str, filename: &str, line: u32) -> u32 {
-    w.define_code(&CodeDef {
-        function: function.into(),
-        filename: filename.into(),
-        first_line: line,
-    })
-    .unwrap()
-}
-
-fn node(w: &mut W, parent: u32, code: u32, line: u32) -> u32 {
-    w.define_node(&StackNode { parent, code, line }).unwrap()
-}
-
-fn ev(w: &mut W, allocator: AllocatorType, thread: u32, address: u64, size: u64, stack: u32) {
-    w.event(&Event {
-        allocator,
-        thread,
-        address,
-        size,
-        stack,
-        native_stack: 0,
-    })
-    .unwrap()
 }
 
 /// The capture described at the top of this file.
@@ -145,16 +109,8 @@ fn capture_bytes() -> Vec<u8> {
     let s_imp = node(&mut w, n_load, c_helper, 30);
     let s_module7 = node(&mut w, n_runpy, c_module, 7);
 
-    w.thread_name(&ThreadName {
-        thread: 1,
-        name: "MainThread".into(),
-    })
-    .unwrap();
-    w.thread_name(&ThreadName {
-        thread: 2,
-        name: "worker".into(),
-    })
-    .unwrap();
+    thread_name(&mut w, 1, "MainThread");
+    thread_name(&mut w, 2, "worker");
     use AllocatorType::*;
     ev(&mut w, Malloc, 1, 0x10, 1000, s_make);
     ev(&mut w, Malloc, 1, 0x20, 2000, s_make);
@@ -163,19 +119,11 @@ fn capture_bytes() -> Vec<u8> {
     ev(&mut w, Malloc, 2, 0x40, 700, s_worker);
     ev(&mut w, Malloc, 1, 0x50, 300, s_imp);
     ev(&mut w, Free, 1, 0x50, 0, 0);
-    w.memory_sample(&MemorySample {
-        time_ms: START_MS + 100,
-        rss: 10_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, START_MS + 100, 10_000_000);
     ev(&mut w, Malloc, 1, 0x60, 4000, s_module7);
     ev(&mut w, Free, 1, 0x60, 0, 0);
     ev(&mut w, Free, 1, 0x20, 0, 0);
-    w.memory_sample(&MemorySample {
-        time_ms: START_MS + 200,
-        rss: 11_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, START_MS + 200, 11_000_000);
     ev(&mut w, Malloc, 1, 0x70, 100, s_make);
     w.finish(START_MS + 300).unwrap()
 }
@@ -193,32 +141,13 @@ fn analysis(path: &Path, opts: ReplayOptions) -> Analysis {
     analyze(&mut c, opts).unwrap()
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `program ARGS` in `dir` with stdout a pipe, in UTC.
 fn run(program: &str, dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("MEMRAY_COMPAT")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Out {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    finish(cmd(program, dir, args).output().unwrap())
 }
 
 fn ok(o: Out) -> String {
-    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
-    assert_eq!(o.stderr, "", "unexpected stderr");
+    assert_ok_quiet(&o);
     o.stdout
 }
 
@@ -986,11 +915,7 @@ fn hostile_names_are_escaped_and_source_lines_embedded() {
     let s_evil = node(&mut w, s_f, c_evil, 2);
     let c_rel = code(&mut w, "<module>", "rel.py", 1);
     let s_rel = node(&mut w, 0, c_rel, 2);
-    w.thread_name(&ThreadName {
-        thread: 1,
-        name: evil_thread.into(),
-    })
-    .unwrap();
+    thread_name(&mut w, 1, evil_thread);
     ev(&mut w, AllocatorType::Malloc, 1, 0x10, 1234, s_evil);
     ev(&mut w, AllocatorType::Malloc, 1, 0x20, 10, s_f);
     ev(&mut w, AllocatorType::Malloc, 1, 0x30, 99, s_rel);

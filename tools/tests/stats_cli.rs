@@ -25,21 +25,23 @@
 //! Peak: 1125384 (1049640 without the last record). Allocations (non-frees): 9, bytes 1650972
 //! (1050972 without the last). All records: 15.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use memray_format::{
-    AllocatorType, CaptureWriter, CodeDef, Event, FileFormat, Header, MemorySample, StackNode,
-    ThreadName, WriterOptions,
+use common::{
+    assert_ok_quiet, base_header, cmd, code, ev, finish, memory_sample, node, thread_name, Out,
+    START_MS,
 };
+use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
 const STATS: &str = env!("CARGO_BIN_EXE_memray-stats");
 const MEMRAY: &str = env!("CARGO_BIN_EXE_memray");
 
-const START_MS: u64 = 1_700_000_000_000;
 const LAST_SAMPLE_MS: u64 = 1_700_000_001_234;
 const END_MS: u64 = 1_700_000_002_000;
 
@@ -52,39 +54,21 @@ const LOC_NONE: &str = "<stack trace unavailable>";
 
 fn header() -> Header {
     Header {
-        pid: 4242,
-        main_thread_id: 1,
-        start_time_ms: START_MS,
         command_line: "python3 -m memray run demo.py".into(),
-        python_version: "3.11.7".into(),
-        python_allocator: "pymalloc".into(),
         native_traces: true,
-        trace_python_allocators: false,
-        follow_fork: false,
-        file_format: FileFormat::AllAllocations,
-        memory_interval_ms: 10,
-        main_thread_skipped_frames: 1,
-        stdlib_dir: "/usr/lib/python3.11".into(),
         site_packages: vec!["/usr/lib/python3.11/site-packages".into()],
         sys_path: vec![
             "/proj".into(),
             "/usr/lib/python3.11".into(),
             "/usr/lib/python3.11/site-packages".into(),
         ],
+        ..base_header()
     }
 }
 
 /// The capture described at the top of this file.
 fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
     let mut w = CaptureWriter::new(Vec::new(), &header(), opts).unwrap();
-    let code = |w: &mut CaptureWriter<Vec<u8>>, function: &str, filename: &str, line| {
-        w.define_code(&CodeDef {
-            function: function.into(),
-            filename: filename.into(),
-            first_line: line,
-        })
-        .unwrap()
-    };
     let run_tracker = code(
         &mut w,
         "_run_tracker",
@@ -101,9 +85,6 @@ fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
         "/usr/lib/python3.11/site-packages/numpy/core/numeric.py",
         50,
     );
-    let node = |w: &mut CaptureWriter<Vec<u8>>, parent, code, line| {
-        w.define_node(&StackNode { parent, code, line }).unwrap()
-    };
     let n_tracker = node(&mut w, 0, run_tracker, 83);
     let n_runpy = node(&mut w, n_tracker, run_code, 88);
     let s_module_4 = node(&mut w, n_runpy, module, 4);
@@ -114,22 +95,6 @@ fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
     // Called from runpy directly: every frame up to memray's own is stdlib, so `<root>`.
     let s_loads_root = node(&mut w, n_runpy, loads, 353);
 
-    let ev = |w: &mut CaptureWriter<Vec<u8>>,
-              allocator: AllocatorType,
-              thread: u32,
-              address: u64,
-              size: u64,
-              stack: u32| {
-        w.event(&Event {
-            allocator,
-            thread,
-            address,
-            size,
-            stack,
-            native_stack: 0,
-        })
-        .unwrap()
-    };
     use AllocatorType::*;
     ev(&mut w, Malloc, 1, 0x1000, 100, s_make_list);
     ev(&mut w, Malloc, 1, 0x2000, 200, s_make_list);
@@ -139,18 +104,10 @@ fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
     ev(&mut w, Free, 1, 0x2000, 0, 0);
     ev(&mut w, Realloc, 1, 0x4000, 1000, s_make_list);
     ev(&mut w, Mmap, 1, 0x10_0000, 1_048_576, s_module_6);
-    w.memory_sample(&MemorySample {
-        time_ms: START_MS + 500,
-        rss: 5_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, START_MS + 500, 5_000_000);
     // Unmaps the middle quarter: two pieces remain.
     ev(&mut w, Munmap, 1, 0x14_0000, 262_144, 0);
-    w.thread_name(&ThreadName {
-        thread: 2,
-        name: "worker".into(),
-    })
-    .unwrap();
+    thread_name(&mut w, 2, "worker");
     ev(&mut w, Malloc, 2, 0x5000, 500, s_compute);
     ev(&mut w, Malloc, 2, 0x6000, 500, 0);
     ev(&mut w, Malloc, 1, 0x7000, 32, s_loads_root);
@@ -158,11 +115,7 @@ fn capture_bytes(opts: WriterOptions) -> Vec<u8> {
     ev(&mut w, Munmap, 1, 0x10_0000, 262_144, 0);
     ev(&mut w, Free, 1, 0x4000, 0, 0);
     ev(&mut w, Free, 1, 0x9999, 0, 0);
-    w.memory_sample(&MemorySample {
-        time_ms: LAST_SAMPLE_MS,
-        rss: 6_000_000,
-    })
-    .unwrap();
+    memory_sample(&mut w, LAST_SAMPLE_MS, 6_000_000);
     ev(&mut w, Malloc, 1, 0x8000, 600_000, s_module_4);
     w.finish(END_MS).unwrap()
 }
@@ -186,29 +139,9 @@ fn footer_offset(bytes: &[u8]) -> usize {
     u64::from_le_bytes(bytes[n - 16..n - 8].try_into().unwrap()) as usize
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn finish(out: Output) -> Out {
-    Out {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 /// `memray-stats ARGS` run directly (not through the dispatcher), stdout a pipe.
 fn stats_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(STATS);
-    c.args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("MEMRAY_COMPAT")
-        .stdin(Stdio::null());
-    c
+    cmd(STATS, dir, args)
 }
 
 fn stats(dir: &Path, args: &[&str]) -> Out {
@@ -224,21 +157,7 @@ fn stats_stdin(dir: &Path, args: &[&str], stdin: &Path) -> Out {
 
 /// `memray ARGS` (the dispatcher), stdout a pipe.
 fn memray(dir: &Path, args: &[&str]) -> Out {
-    finish(
-        Command::new(MEMRAY)
-            .args(args)
-            .current_dir(dir)
-            .env("TZ", "UTC")
-            .env_remove("MEMRAY_COMPAT")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap(),
-    )
-}
-
-fn assert_ok_quiet(o: &Out) {
-    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
-    assert_eq!(o.stderr, "", "unexpected stderr");
+    finish(cmd(MEMRAY, dir, args).output().unwrap())
 }
 
 /// The failure every bad input must give: exit 1 and one line on stderr, nothing on stdout.

@@ -28,16 +28,16 @@
 //! Temporary (threshold 1), in the order found: make_list 100 (#1, freed by #3), naïve 20000
 //! (#8/#9), worker_fn 300 (#4/#10): 20400 bytes, 3 allocations.
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use memray_format::{
-    AllocatorType, CaptureWriter, CodeDef, Event, FileFormat, Header, StackNode, ThreadName,
-    WriterOptions,
-};
+use common::{base_header, cmd, code, ev, node, thread_name, START_MS};
+use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
 use memray_tools::transform::profile_proto::Profile;
 use prost::Message;
 use serde_json::{json, Value};
@@ -47,59 +47,32 @@ const TRANSFORM: &str = env!("CARGO_BIN_EXE_memray-transform");
 const PARSE: &str = env!("CARGO_BIN_EXE_memray-parse");
 const MEMRAY: &str = env!("CARGO_BIN_EXE_memray");
 
-const START_MS: u64 = 1_700_000_000_000;
 const END_MS: u64 = 1_700_000_002_500;
 const PEAK: u64 = 69_702;
 const LEAKED: u64 = 49_412;
 
 fn header() -> Header {
     Header {
-        pid: 4242,
-        main_thread_id: 1,
-        start_time_ms: START_MS,
         command_line: "memray run demo.py".into(),
-        python_version: "3.11.7".into(),
-        python_allocator: "pymalloc".into(),
-        native_traces: false,
-        trace_python_allocators: false,
-        follow_fork: false,
-        file_format: FileFormat::AllAllocations,
-        memory_interval_ms: 10,
-        main_thread_skipped_frames: 1,
-        stdlib_dir: "/usr/lib/python3.11".into(),
-        site_packages: vec![],
-        sys_path: vec!["/proj".into()],
+        ..base_header()
     }
 }
 
 fn capture_bytes() -> Vec<u8> {
     let mut w = CaptureWriter::new(Vec::new(), &header(), WriterOptions::default()).unwrap();
-    let mut code = |function: &str, filename: &str| {
-        w.define_code(&CodeDef {
-            function: function.into(),
-            filename: filename.into(),
-            first_line: 1,
-        })
-        .unwrap()
-    };
-    let run_tracker = code("_run_tracker", "/venv/memray/commands/run.py");
-    let module = code("<module>", "/proj/demo.py");
-    let make_list = code("make_list", "/proj/demo.py");
-    let worker_fn = code("worker_fn", "/proj/demo.py");
-    let naive = code("naïve", "/proj/a,b.py");
-    let mut node = |parent, code, line| w.define_node(&StackNode { parent, code, line }).unwrap();
-    let n_tracker = node(0, run_tracker, 83);
-    let s_module_4 = node(n_tracker, module, 4);
-    let s_make_list = node(s_module_4, make_list, 12);
-    let s_module_6 = node(n_tracker, module, 6);
-    let s_worker = node(0, worker_fn, 20);
-    let s_naive = node(s_module_4, naive, 7);
-    let s_module_9 = node(n_tracker, module, 9);
-    w.thread_name(&ThreadName {
-        thread: 2,
-        name: "worker".into(),
-    })
-    .unwrap();
+    let run_tracker = code(&mut w, "_run_tracker", "/venv/memray/commands/run.py", 1);
+    let module = code(&mut w, "<module>", "/proj/demo.py", 1);
+    let make_list = code(&mut w, "make_list", "/proj/demo.py", 1);
+    let worker_fn = code(&mut w, "worker_fn", "/proj/demo.py", 1);
+    let naive = code(&mut w, "naïve", "/proj/a,b.py", 1);
+    let n_tracker = node(&mut w, 0, run_tracker, 83);
+    let s_module_4 = node(&mut w, n_tracker, module, 4);
+    let s_make_list = node(&mut w, s_module_4, make_list, 12);
+    let s_module_6 = node(&mut w, n_tracker, module, 6);
+    let s_worker = node(&mut w, 0, worker_fn, 20);
+    let s_naive = node(&mut w, s_module_4, naive, 7);
+    let s_module_9 = node(&mut w, n_tracker, module, 9);
+    thread_name(&mut w, 2, "worker");
     use AllocatorType::*;
     let events = [
         (Malloc, 1, 0x1000, 100, s_make_list),
@@ -116,15 +89,7 @@ fn capture_bytes() -> Vec<u8> {
         (Malloc, 1, 0x7000, 0, s_module_9),
     ];
     for (allocator, thread, address, size, stack) in events {
-        w.event(&Event {
-            allocator,
-            thread,
-            address,
-            size,
-            stack,
-            native_stack: 0,
-        })
-        .unwrap();
+        ev(&mut w, allocator, thread, address, size, stack);
     }
     w.finish(END_MS).unwrap()
 }
@@ -153,16 +118,6 @@ fn finish(out: Output) -> Out {
         stdout: out.stdout,
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
-}
-
-fn cmd(program: &str, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(program);
-    c.args(args)
-        .current_dir(dir)
-        .env("TZ", "UTC")
-        .env_remove("MEMRAY_COMPAT")
-        .stdin(Stdio::null());
-    c
 }
 
 /// `memray-transform ARGS`, stdout a pipe.
