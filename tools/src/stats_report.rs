@@ -274,7 +274,7 @@ pub fn render_text(a: &Analysis, s: &Stats, n: usize, bold: bool) -> String {
     let module_line = |m: &stats::Ranked| {
         format!(
             "- {}: {} total | {} allocations",
-            m.name,
+            for_terminal(&m.name),
             size_fmt(m.bytes),
             m.count
         )
