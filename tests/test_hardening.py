@@ -168,3 +168,54 @@ def test_outputs_never_follow_a_planted_symlink(tmp_path):
     assert r.returncode == 0, r.stderr
     assert victim.read_text() == "precious"
     assert not html.is_symlink() and "<html" in html.read_text()
+
+
+SHUTDOWN = r"""
+import atexit, sys, ctypes
+import memray
+
+api = ctypes.pythonapi
+api.PyMem_RawMalloc.restype = ctypes.c_void_p
+api.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+api.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+
+class Holder:
+    def __del__(self):
+        # Runs at interpreter shutdown, after the Tracker below has been stopped at exit.
+        api.PyMem_RawFree(api.PyMem_RawMalloc(4321))
+        print("del ran", flush=True)
+
+def at_exit():
+    for _ in range(1000):
+        bytearray(5000)
+    print("atexit ran", flush=True)
+
+atexit.register(at_exit)
+HOLDER = Holder()
+if len(sys.argv) > 1:
+    tracker = memray.Tracker(sys.argv[1])
+    tracker.__enter__()  # never exited by the program: the tracker stops itself at exit
+KEEP = bytearray(222_222)
+print("main done", flush=True)
+"""
+
+
+def test_allocations_in_atexit_and_del_during_shutdown(tmp_path):
+    (tmp_path / "s.py").write_text(SHUTDOWN)
+    out = tmp_path / "out.bin"
+    bare = subprocess.run([sys.executable, "s.py", str(tmp_path / "bare.bin")], cwd=tmp_path,
+                          capture_output=True, text=True, env=child_env(), timeout=60)
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout.splitlines() == ["main done", "atexit ran", "del ran"]
+    # Under `memray run` (no Tracker of its own): the same output, a whole capture.
+    proc = subprocess.run([os.path.join(BIN, "memray"), "run", "-q", "-o", str(out), "s.py"],
+                          cwd=tmp_path, capture_output=True, text=True, env=child_env(),
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == bare.stdout
+    assert any(x.size == 222_223 for x in memray.FileReader(out).get_leaked_allocation_records())
+    r = memray.FileReader(tmp_path / "bare.bin")
+    assert any(x.size == 222_223 for x in r.get_leaked_allocation_records())
+    stats = subprocess.run([os.path.join(BIN, "memray-stats"), "--json",
+                            str(tmp_path / "bare.bin")], capture_output=True, text=True)
+    assert stats.returncode == 0 and "cut short" not in stats.stderr
