@@ -219,3 +219,44 @@ def test_allocations_in_atexit_and_del_during_shutdown(tmp_path):
     stats = subprocess.run([os.path.join(BIN, "memray-stats"), "--json",
                             str(tmp_path / "bare.bin")], capture_output=True, text=True)
     assert stats.returncode == 0 and "cut short" not in stats.stderr
+
+
+def test_every_tool_rejects_bad_input_with_one_line(tmp_path):
+    good = tmp_path / "good.bin"
+    script = tmp_path / "p.py"
+    script.write_text("import time\nx = [bytearray(1000) for _ in range(2000)]\ntime.sleep(0.6)\n"
+                      "y = [bytearray(3000) for _ in range(2000)]\n")
+    subprocess.run([os.path.join(BIN, "memray"), "run", "-q", "--no-compress", "-o", str(good),
+                    str(script)], check=True, env=child_env())
+    data = good.read_bytes()
+    inputs = {
+        "missing.bin": None,
+        "empty.bin": b"",
+        "text.bin": b"just some text\n",
+        "version.bin": data[:8] + b"\x09\x00" + data[10:],
+        "header-cut.bin": data[:20],
+    }
+    for name, content in inputs.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+    (tmp_path / "adir").mkdir()
+    tools = [
+        ["memray-stats"], ["memray-summary"], ["memray-tree"],
+        ["memray-flamegraph", "-f", "-o", str(tmp_path / "o.html")],
+        ["memray-table", "-f", "-o", str(tmp_path / "o.html")],
+        ["memray-transform", "csv", "-o", "-"], ["memray-parse"],
+    ]
+    for tool in tools:
+        for name in [*inputs, "adir"]:
+            r = subprocess.run([os.path.join(BIN, tool[0]), *tool[1:], str(tmp_path / name)],
+                               capture_output=True, text=True)
+            assert r.returncode == 1, (tool, name, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and "panicked" not in r.stderr, (tool, name, r.stderr)
+    # Cut inside its last chunk: reported up to the last complete chunk, with a warning.
+    (tmp_path / "cut.bin").write_bytes(data[: len(data) - 100])
+    for tool in tools[:6]:
+        r = subprocess.run([os.path.join(BIN, tool[0]), *tool[1:], str(tmp_path / "cut.bin")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, (tool, r.stderr)
+        assert "cut short" in r.stderr, (tool, r.stderr)
