@@ -147,7 +147,12 @@ extern "C" fn mmap(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    let p = real!(MMAP as MmapFn)(addr, len, prot, flags, fd, off);
+    mapped(real!(MMAP as MmapFn)(addr, len, prot, flags, fd, off), len)
+}
+
+/// Records a successful `mmap`/`mmap64` and passes its result on.
+#[inline]
+fn mapped(p: *mut c_void, len: usize) -> *mut c_void {
     if p != libc::MAP_FAILED {
         record_allocation(p as usize, len, A::Mmap);
     }
@@ -162,11 +167,10 @@ extern "C" fn mmap64(
     fd: c_int,
     off: i64,
 ) -> *mut c_void {
-    let p = real!(MMAP64 as MmapFn)(addr, len, prot, flags, fd, off);
-    if p != libc::MAP_FAILED {
-        record_allocation(p as usize, len, A::Mmap);
-    }
-    p
+    mapped(
+        real!(MMAP64 as MmapFn)(addr, len, prot, flags, fd, off),
+        len,
+    )
 }
 
 extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {

@@ -225,6 +225,14 @@ fn runs_to_intervals(runs: &[(u32, u64, u64)]) -> Vec<IntervalTuple> {
 }
 
 impl CaptureReader {
+    /// A second pass over the capture for the temporal views (refused on aggregated ones).
+    fn temporal_analysis(&self, py: Python<'_>, opts: ReplayOptions) -> PyResult<Analysis> {
+        self.refuse_aggregated(
+            "Can't get temporal allocations from a pre-aggregated capture file.",
+        )?;
+        analyze_path(py, &self.path, opts)
+    }
+
     fn refuse_aggregated(&self, message: &str) -> PyResult<()> {
         if self.analysis.header.file_format == memray_format::FileFormat::AggregatedAllocations {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(
@@ -324,22 +332,17 @@ impl CaptureReader {
         max_stacks: Option<usize>,
         skip_main: bool,
     ) -> Vec<Frame> {
-        let defs = &self.analysis.defs;
-        let mut frames: Vec<Frame> = defs
-            .frames(stack)
-            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
-            .collect();
-        match max_stacks {
-            Some(n) => frames.truncate(n),
-            None => {
-                let h = &self.analysis.header;
-                if skip_main && tid == h.main_thread_id {
-                    let skip = (h.main_thread_skipped_frames as usize).min(frames.len());
-                    frames.truncate(frames.len() - skip);
-                }
-            }
-        }
+        let a = &self.analysis;
+        let frames = match max_stacks {
+            // The reports' rule for the main thread's hidden outer frames, in one place.
+            None if skip_main => memray_format::analysis::frames::visible_frames(a, stack, tid),
+            _ => a.defs.frames(stack).collect(),
+        };
         frames
+            .into_iter()
+            .take(max_stacks.unwrap_or(usize::MAX))
+            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
+            .collect()
     }
 
     fn thread_name(&self, tid: u32) -> String {
@@ -370,12 +373,8 @@ impl CaptureReader {
         merge_threads: bool,
         max_records: usize,
     ) -> PyResult<(Vec<TemporalRecord>, Vec<u64>)> {
-        self.refuse_aggregated(
-            "Can't get temporal allocations from a pre-aggregated capture file.",
-        )?;
-        let a = analyze_path(
+        let a = self.temporal_analysis(
             py,
-            &self.path,
             ReplayOptions {
                 temporal_peaks: true,
                 ..Default::default()
@@ -418,12 +417,8 @@ impl CaptureReader {
         merge_threads: bool,
         max_records: usize,
     ) -> PyResult<Vec<TemporalRecord>> {
-        self.refuse_aggregated(
-            "Can't get temporal allocations from a pre-aggregated capture file.",
-        )?;
-        let a = analyze_path(
+        let a = self.temporal_analysis(
             py,
-            &self.path,
             ReplayOptions {
                 lifetimes: true,
                 ..Default::default()
