@@ -17,7 +17,7 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv node-tools browser tmux install demo test test-rust test-python lint bench man clean
+.PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python lint bench man clean
 
 all: install
 
@@ -57,13 +57,19 @@ tmux:
 	@command -v tmux >/dev/null 2>&1 || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tmux; }
 
+# libunwind (Debian's libunwind-dev), which the tracker links to unwind native stacks for
+# `--native`; installed only when missing.
+native-deps:
+	@echo '#include <libunwind.h>' | $(CC) -E - >/dev/null 2>&1 || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libunwind-dev; }
+
 # memray._test_utils (capture/testmod) is its own extension module, built with the same pyo3
 # configuration maturin uses for memray._memray (so the two share one build of pyo3) and copied
 # into the package before maturin installs it.
 EXT_SUFFIX = $(shell $(VPY) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PYO3_SIGNATURE = $(shell $(VPY) -c "import sys, platform; print(f'cpython-{sys.version_info[0]}.{sys.version_info[1]}-{platform.architecture()[0]}')" 2>/dev/null)
 
-install: venv
+install: venv native-deps
 	$(CARGO) build --release -p memray-tools
 	PYO3_PYTHON=$(VPY) PYO3_ENVIRONMENT_SIGNATURE=$(PYO3_SIGNATURE) \
 		$(CARGO) build --release -p memray-testmod

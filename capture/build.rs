@@ -1,5 +1,6 @@
 //! Compiles the interpreter-version seam (csrc/python311.c) against the target interpreter's
-//! headers, found through the same Python that pyo3 builds for.
+//! headers, found through the same Python that pyo3 builds for, and the libunwind shim
+//! (csrc/unwind.c).
 
 use std::process::Command;
 
@@ -27,4 +28,12 @@ fn main() {
         .flag("-fno-strict-aliasing")
         .warnings(false)
         .compile("memray_python_seam");
+    // Native unwinding (`--native`): libunwind, from Debian's libunwind-dev.
+    println!("cargo:rerun-if-changed=csrc/unwind.c");
+    cc::Build::new()
+        .file("csrc/unwind.c")
+        .flag("-fPIC")
+        .warnings(false)
+        .compile("memray_unwind");
+    println!("cargo:rustc-link-lib=dylib=unwind");
 }

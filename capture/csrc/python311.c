@@ -32,9 +32,12 @@ void *memray_tls_state(void) { return t_state; }
 void memray_set_tls_state(void *p) { t_state = p; }
 
 /* Walks the calling thread's Python frames, innermost first, storing each frame's code object
- * and the index of its last executed instruction (at most `max` of them; returns the depth). Safe without the GIL: only the calling
- * thread changes its own frame chain, and every linked frame holds a reference to its code. */
-int memray_py_stack(void **codes, int *lastis, int max) {
+ * and a word holding the index of its last executed instruction times two, plus one for an
+ * entry frame (the first frame an interpreter-loop activation ran; every frame counts as one
+ * unless `entries` is set). At most `max` frames are stored; returns the depth. Safe without
+ * the GIL: only the calling thread changes its own frame chain, and every linked frame holds a
+ * reference to its code. */
+int memray_py_stack(void **codes, int *words, int max, int entries) {
     PyThreadState *ts = PyGILState_GetThisThreadState();
     if (ts == NULL || ts->cframe == NULL) return 0;
     _PyInterpreterFrame *f = ts->cframe->current_frame;
@@ -45,7 +48,7 @@ int memray_py_stack(void **codes, int *lastis, int max) {
     while (f != NULL) {
         if (n < max) {
             codes[n] = f->f_code;
-            lastis[n] = _PyInterpreterFrame_LASTI(f);
+            words[n] = (_PyInterpreterFrame_LASTI(f) << 1) | (entries ? f->is_entry : 1);
         }
         n++;
         f = f->previous;

@@ -183,12 +183,31 @@ extern "C" fn dlopen(name: *const c_char, flags: c_int) -> *mut c_void {
     if !h.is_null() && ACTIVE.load(Relaxed) {
         // The new library (and whatever it pulled in) must be hooked too.
         install_got();
+        images_changed(false);
     }
     h
 }
 
 extern "C" fn dlclose(h: *mut c_void) -> c_int {
-    real!(DLCLOSE as extern "C" fn(*mut c_void) -> c_int)(h)
+    let r = real!(DLCLOSE as extern "C" fn(*mut c_void) -> c_int)(h);
+    if r == 0 && ACTIVE.load(Relaxed) {
+        images_changed(true);
+    }
+    r
+}
+
+/// Tells a native capture that the set of loaded objects changed.
+fn images_changed(unloaded: bool) {
+    if !crate::native::NATIVE.load(Relaxed) {
+        return;
+    }
+    // Nothing the update allocates is recorded (and so nothing waits for the lock it holds).
+    let Some(_quiet) = crate::seam::Guard::enter() else {
+        return;
+    };
+    if let Some(state) = crate::tracker::STATE.lock().as_mut() {
+        state.images_changed(unloaded);
+    }
 }
 
 /// `prctl` is variadic; on x86-64 its integer arguments travel in the same registers as

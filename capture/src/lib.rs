@@ -6,6 +6,7 @@ mod got;
 mod hooks;
 mod live_reader;
 mod lock;
+mod native;
 mod pymalloc;
 mod quiet_thread;
 mod reader;
@@ -133,6 +134,7 @@ fn begin(
     trace_python_allocators: bool,
 ) -> std::io::Result<()> {
     let interval = options.memory_interval_ms;
+    native::NATIVE.store(options.header.native_traces, Relaxed);
     let state = State::create(options, sink)?;
     *STATE.lock() = Some(state);
     seam::watch_code_deaths(tracker::on_code_death);

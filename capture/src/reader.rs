@@ -335,8 +335,43 @@ impl CaptureReader {
         let a = &self.analysis;
         let frames = match max_stacks {
             // The reports' rule for the main thread's hidden outer frames, in one place.
-            None if skip_main => memray_format::analysis::frames::visible_frames(a, stack, tid),
+            None if skip_main => memray_format::analysis::frames::visible_frames(a, stack, 0, tid),
             _ => a.defs.frames(stack).collect(),
+        };
+        frames
+            .into_iter()
+            .take(max_stacks.unwrap_or(usize::MAX))
+            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
+            .collect()
+    }
+
+    /// The frames of native stack `native`, innermost first (inlined frames included), at most
+    /// `max_stacks` of them.
+    #[pyo3(signature = (native, max_stacks=None))]
+    fn native_stack(&self, native: u32, max_stacks: Option<usize>) -> Vec<Frame> {
+        let defs = &self.analysis.defs;
+        defs.native_ips(native)
+            .flat_map(|(id, _)| defs.native_symbols.frames(id))
+            .take(max_stacks.unwrap_or(usize::MAX))
+            .map(|f| (f.function.clone(), f.filename.clone(), f.line))
+            .collect()
+    }
+
+    /// The hybrid stack of Python stack `stack` and native stack `native` on thread `tid`,
+    /// innermost first, at most `max_stacks` frames (the main thread's rule applies).
+    #[pyo3(signature = (stack, native, tid, max_stacks=None))]
+    fn hybrid_stack(
+        &self,
+        stack: u32,
+        native: u32,
+        tid: u32,
+        max_stacks: Option<usize>,
+    ) -> Vec<Frame> {
+        let a = &self.analysis;
+        let frames = if native == 0 {
+            a.defs.frames(stack).collect()
+        } else {
+            memray_format::analysis::frames::visible_frames(a, stack, native, tid)
         };
         frames
             .into_iter()

@@ -10,7 +10,7 @@ extern "C" {
     fn memray_set_tls_tid(tid: u32);
     fn memray_tls_state() -> *mut c_void;
     fn memray_set_tls_state(p: *mut c_void);
-    fn memray_py_stack(codes: *mut *mut c_void, lastis: *mut i32, max: i32) -> i32;
+    fn memray_py_stack(codes: *mut *mut c_void, words: *mut i32, max: i32, entries: i32) -> i32;
     fn memray_code_line(code: *mut c_void, lasti: i32) -> i32;
     fn memray_watch_code_deaths(cb: extern "C" fn(*mut c_void));
     fn memray_unwatch_code_deaths();
@@ -71,13 +71,22 @@ pub fn set_tls_state(p: *mut c_void) {
     unsafe { memray_set_tls_state(p) }
 }
 
-/// Fills `codes`/`lastis` with the calling thread's frames, innermost first; returns the
-/// stack's depth, which is more than the buffers hold when they were too small.
+/// Fills `codes`/`words` with the calling thread's frames, innermost first; returns the
+/// stack's depth, which is more than the buffers hold when they were too small. A word is
+/// `last instruction index << 1 | entry`, where `entry` is the frame's real entry-frame flag
+/// when `entries` is set (native stacks need it to be merged), else always 1.
 #[inline]
-pub fn python_stack(codes: &mut [*mut c_void], lastis: &mut [i32]) -> usize {
-    let max = codes.len().min(lastis.len()) as i32;
+pub fn python_stack(codes: &mut [*mut c_void], words: &mut [i32], entries: bool) -> usize {
+    let max = codes.len().min(words.len()) as i32;
     // SAFETY: the buffers hold `max` entries; the walk only reads this thread's own frames.
-    unsafe { memray_py_stack(codes.as_mut_ptr(), lastis.as_mut_ptr(), max) as usize }
+    unsafe {
+        memray_py_stack(
+            codes.as_mut_ptr(),
+            words.as_mut_ptr(),
+            max,
+            i32::from(entries),
+        ) as usize
+    }
 }
 
 /// The line of `code` at instruction index `lasti`. `code` must be a live code object.

@@ -1,6 +1,6 @@
 //! The tracker's global state: the capture writer behind one lock (so records from every thread
-//! land in one global order), the interning of code objects and Python stacks, thread ids and
-//! names, and what the hooks call to record an event.
+//! land in one global order), the interning of code objects, Python stacks and native stacks,
+//! thread ids and names, and what the hooks call to record an event.
 
 use std::ffi::c_void;
 use std::fs::{File, OpenOptions};
@@ -15,6 +15,7 @@ use memray_format::{Compression, RecordEncoder};
 use rustc_hash::FxHashMap;
 
 use crate::lock::ForkSafeMutex;
+use crate::native::{self, NATIVE};
 use crate::seam::{self, Guard};
 use crate::writer_thread::WriterThread;
 
@@ -25,6 +26,9 @@ pub static STATE: ForkSafeMutex<Option<State>> = ForkSafeMutex::new(None);
 /// Bumped whenever thread stack caches may hold stale node ids (a new capture, a code object
 /// freed: its address may come back as another function).
 static EPOCH: AtomicU32 = AtomicU32::new(1);
+/// Bumped whenever thread native-stack caches may hold stale node ids (a new capture, a library
+/// unloaded: its addresses may come back as another library's).
+static NATIVE_EPOCH: AtomicU32 = AtomicU32::new(1);
 static NEXT_TID: AtomicU32 = AtomicU32::new(1);
 /// Number of thread names waiting for their thread's next allocation.
 static PENDING_NAMES: AtomicUsize = AtomicUsize::new(0);
@@ -107,6 +111,8 @@ pub struct State {
     /// (parent node, code object address, instruction index) -> node: the one lookup the
     /// common case needs. Emptied whenever a code object dies.
     frames: FxHashMap<(u32, usize, i32), u32>,
+    /// (parent native node, return address) -> native node.
+    native_trie: FxHashMap<(u32, usize), u32>,
     pending_names: FxHashMap<u64, String>,
     pub last_flush: Instant,
     failed: bool,
@@ -116,25 +122,31 @@ pub struct State {
     aggregated: Option<Replay>,
 }
 
-/// A thread's memory of its last stack: frames root first, with the node each one produced.
+/// A thread's memory of its last stacks: frames root first, with the node each one produced.
 struct ThreadCache {
     epoch: u32,
     frames: Vec<(usize, i32, u32)>,
     codes: Vec<*mut c_void>,
-    lastis: Vec<i32>,
+    /// Per frame: last instruction index << 1 | entry flag (see `seam::python_stack`).
+    words: Vec<i32>,
+    native_epoch: u32,
+    /// The last native stack, root first: (return address, node).
+    native_frames: Vec<(usize, u32)>,
+    /// Return addresses of the stack being recorded, innermost first.
+    ips: Vec<usize>,
 }
 
 impl ThreadCache {
-    /// Reads the thread's Python stack into `codes`/`lastis`; returns its depth.
-    fn walk(&mut self) -> usize {
+    /// Reads the thread's Python stack into `codes`/`words`; returns its depth.
+    fn walk(&mut self, entries: bool) -> usize {
         loop {
-            let n = seam::python_stack(&mut self.codes, &mut self.lastis);
+            let n = seam::python_stack(&mut self.codes, &mut self.words, entries);
             if n <= self.codes.len() {
                 return n;
             }
             let size = n.next_power_of_two();
             self.codes.resize(size, std::ptr::null_mut());
-            self.lastis.resize(size, 0);
+            self.words.resize(size, 0);
         }
     }
 }
@@ -181,7 +193,10 @@ fn thread_cache() -> Option<&'static mut ThreadCache> {
         epoch: 0,
         frames: Vec::with_capacity(64),
         codes: vec![std::ptr::null_mut(); INITIAL_DEPTH],
-        lastis: vec![0; INITIAL_DEPTH],
+        words: vec![0; INITIAL_DEPTH],
+        native_epoch: 0,
+        native_frames: Vec::new(),
+        ips: Vec::new(),
     }));
     seam::set_tls_state(cache as *mut c_void);
     // SAFETY: the key exists; keys below 32 store the value without allocating.
@@ -278,20 +293,54 @@ impl State {
         };
         let writer = WriterThread::start(sink, &options.header, compression)?;
         EPOCH.fetch_add(1, Relaxed);
+        NATIVE_EPOCH.fetch_add(1, Relaxed);
         PENDING_NAMES.store(0, Relaxed);
-        Ok(State {
+        let native = options.header.native_traces;
+        let mut state = State {
             encoder: RecordEncoder::new(CHUNK_SIZE),
             writer: Some(writer),
             options,
             codes: FxHashMap::default(),
             trie: FxHashMap::default(),
             frames: FxHashMap::default(),
+            native_trie: FxHashMap::default(),
             pending_names: FxHashMap::default(),
             last_flush: Instant::now(),
             failed: false,
             live,
             aggregated: aggregate.then(|| Replay::new(Default::default())),
-        })
+        };
+        if native {
+            native::init();
+            state.write_images();
+        }
+        Ok(state)
+    }
+
+    /// Records the objects loaded now, as a new image generation at the start of a chunk.
+    pub fn write_images(&mut self) {
+        if self.failed {
+            return;
+        }
+        self.seal();
+        self.encoder.images_reset();
+        for img in native::loaded_images() {
+            self.encoder.image(&img);
+        }
+    }
+
+    /// After `dlopen`/`dlclose`: records the new set of objects; after an unload, also starts
+    /// new native nodes for every stack (an address may now belong to another library).
+    pub fn images_changed(&mut self, unloaded: bool) {
+        if !self.options.header.native_traces {
+            return;
+        }
+        if unloaded {
+            native::flush();
+            self.native_trie.clear();
+            NATIVE_EPOCH.fetch_add(1, Relaxed);
+        }
+        self.write_images();
     }
 
     /// Stops recording for good after a write error, keeping the program running.
@@ -467,26 +516,66 @@ impl State {
             .or_insert_with(|| seam::code_line(code, lasti))
     }
 
-    fn node(&mut self, parent: u32, code: *mut c_void, lasti: i32) -> u32 {
-        if let Some(&id) = self.frames.get(&(parent, code as usize, lasti)) {
+    /// The node of frame `code` at `word` (see `seam::python_stack`) called from `parent`.
+    fn node(&mut self, parent: u32, code: *mut c_void, word: i32) -> u32 {
+        if let Some(&id) = self.frames.get(&(parent, code as usize, word)) {
             return id;
         }
         let code_id = self.code_id(code);
-        let line = self.line(code, lasti);
-        let id = match self.trie.get(&(parent, code_id, line)) {
+        let line = self.line(code, word >> 1);
+        let entry = word & 1 != 0;
+        // The entry flag rides in the key's line (lines never reach 2^31).
+        let key = (parent, code_id, line << 1 | u32::from(entry));
+        let id = match self.trie.get(&key) {
             Some(&id) => id,
             None => {
                 let id = self.encoder.define_node(&StackNode {
                     parent,
                     code: code_id,
                     line,
+                    entry,
                 });
-                self.trie.insert((parent, code_id, line), id);
+                self.trie.insert(key, id);
                 id
             }
         };
-        self.frames.insert((parent, code as usize, lasti), id);
+        self.frames.insert((parent, code as usize, word), id);
         id
+    }
+
+    /// The native stack id of `cache.ips[..n]` (innermost first), reusing the outer part the
+    /// thread's previous native stack shares with it.
+    fn native_stack_id(&mut self, cache: &mut ThreadCache, n: usize) -> u32 {
+        let epoch = NATIVE_EPOCH.load(Relaxed);
+        if cache.native_epoch != epoch {
+            cache.native_frames.clear();
+            cache.native_epoch = epoch;
+        }
+        let mut common = 0;
+        while common < n
+            && common < cache.native_frames.len()
+            && cache.native_frames[common].0 == cache.ips[n - 1 - common]
+        {
+            common += 1;
+        }
+        cache.native_frames.truncate(common);
+        let mut parent = cache.native_frames.last().map_or(0, |f| f.1);
+        for depth in common..n {
+            let ip = cache.ips[n - 1 - depth];
+            parent = match self.native_trie.get(&(parent, ip)) {
+                Some(&id) => id,
+                None => {
+                    let id = self.encoder.define_native_node(&NativeNode {
+                        parent,
+                        ip: ip as u64,
+                    });
+                    self.native_trie.insert((parent, ip), id);
+                    id
+                }
+            };
+            cache.native_frames.push((ip, parent));
+        }
+        parent
     }
 
     /// The stack id of the frames in `cache.codes[..n]` (innermost first), reusing the part
@@ -501,7 +590,7 @@ impl State {
         while common < n && common < cache.frames.len() {
             let (c, l, _) = cache.frames[common];
             let i = n - 1 - common;
-            if c != cache.codes[i] as usize || l != cache.lastis[i] {
+            if c != cache.codes[i] as usize || l != cache.words[i] {
                 break;
             }
             common += 1;
@@ -510,9 +599,9 @@ impl State {
         let mut parent = cache.frames.last().map_or(0, |f| f.2);
         for depth in common..n {
             let i = n - 1 - depth;
-            let (code, lasti) = (cache.codes[i], cache.lastis[i]);
-            parent = self.node(parent, code, lasti);
-            cache.frames.push((code as usize, lasti, parent));
+            let (code, word) = (cache.codes[i], cache.words[i]);
+            parent = self.node(parent, code, word);
+            cache.frames.push((code as usize, word, parent));
         }
         parent
     }
@@ -551,9 +640,16 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
     };
     let tid = current_tid();
     let mut cache = thread_cache();
-    let n = match cache.as_deref_mut() {
-        Some(c) => c.walk(),
-        None => 0,
+    let native = NATIVE.load(Relaxed);
+    let (n, n_native) = match cache.as_deref_mut() {
+        Some(c) if native => {
+            if c.ips.is_empty() {
+                c.ips.resize(INITIAL_DEPTH, 0);
+            }
+            (c.walk(true), native::unwind(&mut c.ips))
+        }
+        Some(c) => (c.walk(false), 0),
+        None => (0, 0),
     };
     let mut st = STATE.lock();
     let Some(state) = st.as_mut() else {
@@ -562,9 +658,17 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
     if PENDING_NAMES.load(Relaxed) > 0 {
         state.flush_pending_name(tid);
     }
-    let stack = match cache {
-        Some(c) => state.stack_id(c, n),
-        None => 0,
+    let (stack, native_stack) = match cache {
+        Some(c) => {
+            let stack = state.stack_id(c, n);
+            let native_stack = if n_native > 0 {
+                state.native_stack_id(c, n_native)
+            } else {
+                0
+            };
+            (stack, native_stack)
+        }
+        None => (0, 0),
     };
     state.write_event(&Event {
         allocator,
@@ -572,7 +676,7 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
         address: address as u64,
         size: size as u64,
         stack,
-        native_stack: 0,
+        native_stack,
     });
 }
 
@@ -615,7 +719,7 @@ pub fn record_thread_name(name: &str) {
 
 /// Number of Python frames on the calling thread's stack.
 pub fn python_depth() -> usize {
-    seam::python_stack(&mut [], &mut [])
+    seam::python_stack(&mut [], &mut [], false)
 }
 
 /// Called (with the GIL held) for every code object about to be freed while tracking.

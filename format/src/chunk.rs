@@ -259,7 +259,7 @@ impl ChunkEncoder {
             zigzag(i64::from(n.code) - i64::from(self.prev_code)),
         );
         self.prev_code = n.code;
-        put_u64(&mut self.buf, u64::from(n.line));
+        put_u64(&mut self.buf, u64::from(n.line) << 1 | u64::from(!n.entry));
     }
 
     pub fn native_node(&mut self, id: u32, n: &NativeNode) {
@@ -287,6 +287,7 @@ impl ChunkEncoder {
             put_u64(&mut self.buf, vaddr);
             put_u64(&mut self.buf, size);
         }
+        put_bytes(&mut self.buf, &img.build_id);
     }
 
     pub fn images_reset(&mut self) {
@@ -465,7 +466,8 @@ pub fn decode_records(
                 let code = i64::from(prev_code) + c.i64().ok_or_else(trunc)?;
                 let code = u32::try_from(code).map_err(|_| bad("code id out of range"))?;
                 prev_code = code;
-                let line = c.u32().ok_or_else(trunc)?;
+                let word = c.u64().ok_or_else(trunc)?;
+                let line = u32::try_from(word >> 1).map_err(|_| bad("line out of range"))?;
                 n_nodes += 1;
                 f(Record::Node(
                     id as u32,
@@ -473,6 +475,7 @@ pub fn decode_records(
                         parent: parent as u32,
                         code,
                         line,
+                        entry: word & 1 == 0,
                     },
                 ));
             }
@@ -510,10 +513,12 @@ pub fn decode_records(
                 for _ in 0..n {
                     segments.push((c.u64().ok_or_else(trunc)?, c.u64().ok_or_else(trunc)?));
                 }
+                let build_id = c.bytes().ok_or_else(trunc)?.to_vec();
                 f(Record::Image(ImageMap {
                     path,
                     load_address,
                     segments,
+                    build_id,
                 }));
             }
             TAG_IMAGES_RESET => f(Record::ImagesReset),

@@ -2,7 +2,8 @@
 //!
 //! - [`writer`] turns records into a capture (chunks, optional lz4, index footer, trailer);
 //! - [`reader`] reads one back, memory-mapped (chunks decoded in parallel) or streamed;
-//! - [`analysis`] replays it once for the live set, high-water mark, leaks and totals.
+//! - [`analysis`] replays it once for the live set, high-water mark, leaks and totals;
+//! - [`native`] symbolises native stacks and merges them with Python stacks.
 //!
 //! `FORMAT.md` beside this crate documents every byte.
 
@@ -10,6 +11,7 @@ pub mod analysis;
 pub mod chunk;
 pub mod error;
 pub mod file_layout;
+pub mod native;
 pub mod reader;
 pub mod records;
 pub mod varint;

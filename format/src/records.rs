@@ -142,6 +142,10 @@ pub struct StackNode {
     pub parent: u32,
     pub code: u32,
     pub line: u32,
+    /// The frame was the first one its interpreter loop activation ran (CPython 3.11's
+    /// `is_entry`): a native stack holds one eval-loop frame per entry frame. Always true in
+    /// captures without native stacks.
+    pub entry: bool,
 }
 
 /// One node of the native stack trie: return address `ip`, called from `parent` (0 = root).
@@ -158,6 +162,9 @@ pub struct ImageMap {
     pub load_address: u64,
     /// (virtual address relative to the load address, size) of each loaded segment.
     pub segments: Vec<(u64, u64)>,
+    /// The GNU build id of the object (empty when it has none), to tell whether the file read
+    /// at report time is still the one that was loaded.
+    pub build_id: Vec<u8>,
 }
 
 /// An allocation or deallocation.

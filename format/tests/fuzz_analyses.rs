@@ -93,7 +93,7 @@ proptest! {
                 Op::Sample(t) => w.memory_sample(&MemorySample { time_ms: t, rss: t / 3 }).unwrap(),
                 Op::Node(p, line) => {
                     let parent = p.min(nodes);
-                    w.define_node(&StackNode { parent, code: 0, line }).unwrap();
+                    w.define_node(&StackNode { parent, code: 0, line, entry: true }).unwrap();
                     nodes += 1;
                 }
             }

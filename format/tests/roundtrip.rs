@@ -56,6 +56,7 @@ fn sample(compress: impl Into<Compress>, chunk_size: usize) -> Vec<u8> {
             parent: 0,
             code: f,
             line: 5,
+            entry: true,
         })
         .unwrap();
     let n2 = w
@@ -63,6 +64,7 @@ fn sample(compress: impl Into<Compress>, chunk_size: usize) -> Vec<u8> {
             parent: n1,
             code: g,
             line: 12,
+            entry: true,
         })
         .unwrap();
     let nat = w
@@ -80,6 +82,7 @@ fn sample(compress: impl Into<Compress>, chunk_size: usize) -> Vec<u8> {
         path: "/lib/libc.so.6".into(),
         load_address: 0x7f00_0000_0000,
         segments: vec![(0, 4096), (8192, 100)],
+        build_id: vec![0xde, 0xad, 0xbe, 0xef],
     })
     .unwrap();
     w.memory_sample(&MemorySample {
@@ -171,7 +174,8 @@ fn every_record_kind_round_trips() {
                 StackNode {
                     parent: 1,
                     code: 1,
-                    line: 12
+                    line: 12,
+                    entry: true,
                 }
             );
             let natives: Vec<_> = chunks.iter().flat_map(|c| c.native_nodes.clone()).collect();
@@ -368,7 +372,7 @@ proptest! {
     fn random_event_streams_round_trip(events in proptest::collection::vec(arb_event(), 0..400), chunk in 8usize..2000) {
         let mut w = CaptureWriter::new(Vec::new(), &header(), WriterOptions { compression: Compression::Zstd(1), chunk_size: chunk }).unwrap();
         for _ in 0..3 {
-            w.define_node(&StackNode { parent: 0, code: 0, line: 1 }).unwrap();
+            w.define_node(&StackNode { parent: 0, code: 0, line: 1, entry: true }).unwrap();
         }
         for e in &events {
             w.event(e).unwrap();

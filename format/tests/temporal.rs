@@ -34,6 +34,7 @@ fn interval_peaks_runs_and_lifetimes() {
             parent: 0,
             code: 0,
             line: 2,
+            entry: true,
         })
         .unwrap();
     let s2 = w
@@ -41,6 +42,7 @@ fn interval_peaks_runs_and_lifetimes() {
             parent: 0,
             code: 0,
             line: 3,
+            entry: true,
         })
         .unwrap();
     // Interval 0: peak 150 with s1=100, s2=50.

@@ -57,6 +57,9 @@ pub fn open_analysis(path: &str, opts: ReplayOptions) -> Result<Analysis> {
     check_input(path)?;
     let mut capture = Capture::open(path)?;
     let analysis = analyze(&mut capture, opts)?;
+    for w in &analysis.defs.native_symbols.warnings {
+        eprintln!("warning: {w}");
+    }
     if analysis.trailer.is_none() {
         eprintln!(
             "warning: {path} was cut short (the tracked process did not finish writing it); \

@@ -103,8 +103,12 @@ class AllocationRecord:
     def native_stack_trace(self, max_stacks=None):
         if self.allocator in _NO_STACKS:
             raise NotImplementedError("Stack traces for deallocations aren't captured.")
-        # Native stacks are not recorded yet (`--native` is a later feature).
-        return []
+        native = self.native_stack_id
+        if not native or self._reader is None or not hasattr(self._reader, "native_stack"):
+            return []
+        return self._cached(
+            "native", max_stacks, lambda: self._reader.native_stack(native, max_stacks)
+        )
 
     def hybrid_stack_trace(self, max_stacks=None):
         # Without native frames to merge with, Memray's hybrid stack is the whole Python stack
@@ -113,6 +117,13 @@ class AllocationRecord:
             raise NotImplementedError("Stack traces for deallocations aren't captured.")
         if self._reader is None:
             return []
+        native = self.native_stack_id
+        if native and hasattr(self._reader, "hybrid_stack"):
+            return self._cached(
+                "hybrid",
+                max_stacks,
+                lambda: self._reader.hybrid_stack(self.stack_id, native, self.tid, max_stacks),
+            )
         return self._cached(
             "hybrid", max_stacks, lambda: self._reader.stack(self.stack_id, self.tid, None, False)
         )

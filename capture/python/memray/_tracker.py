@@ -85,8 +85,6 @@ class Tracker:
         global _fork_hook_registered, _exit_hook_registered, _active_tracker
         if _memray.is_tracking():
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
-        if self.native_traces:
-            raise NotImplementedError("native_traces is not available yet")
         # FileFormat.AGGREGATED_ALLOCATIONS: the tracker sums up peak, leaks and totals per
         # location in this process and writes only those (a small file).
         aggregate = self.file_format != ALL_ALLOCATIONS

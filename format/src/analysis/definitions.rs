@@ -5,6 +5,7 @@ use rustc_hash::FxHashMap;
 
 use crate::chunk::Chunk;
 use crate::error::{FormatError, Result};
+use crate::native::NativeSymbols;
 use crate::records::{CodeDef, ImageMap, NativeNode, StackNode};
 
 #[derive(Debug, Default, Clone)]
@@ -14,6 +15,17 @@ pub struct Definitions {
     pub nodes: Vec<StackNode>,
     pub native_nodes: Vec<NativeNode>,
     pub thread_names: FxHashMap<u32, String>,
+    /// The loaded objects, one set per generation (see FORMAT.md, IMAGES_RESET), in file order.
+    pub image_generations: Vec<ImageGeneration>,
+    /// Every native node's frames, once [`Definitions::symbolize_native`] has run.
+    pub native_symbols: NativeSymbols,
+}
+
+/// A set of loaded objects and the native nodes defined while it was in effect.
+#[derive(Debug, Default, Clone)]
+pub struct ImageGeneration {
+    /// The first native node id symbolised with this set.
+    pub first_native_node: u32,
     pub images: Vec<ImageMap>,
 }
 
@@ -45,10 +57,30 @@ impl Definitions {
         for t in chunk.thread_names.drain(..) {
             self.thread_names.insert(t.thread, t.name);
         }
+        let first_native_node = chunk.native_base + 1;
         for img in chunk.images.drain(..) {
             match img {
-                Some(i) => self.images.push(i),
-                None => self.images.clear(),
+                Some(i) => match self.image_generations.last_mut() {
+                    Some(g) => g.images.push(i),
+                    None => self.image_generations.push(ImageGeneration {
+                        first_native_node,
+                        images: vec![i],
+                    }),
+                },
+                None => {
+                    // A set that no node was defined under is replaced outright.
+                    if self
+                        .image_generations
+                        .last()
+                        .is_some_and(|g| g.first_native_node == first_native_node)
+                    {
+                        self.image_generations.pop();
+                    }
+                    self.image_generations.push(ImageGeneration {
+                        first_native_node,
+                        images: Vec::new(),
+                    });
+                }
             }
         }
         Ok(())
@@ -87,6 +119,32 @@ impl Definitions {
     /// The innermost frame of stack `id`, if it has any.
     pub fn top_frame(&self, id: u32) -> Option<Frame<'_>> {
         self.frames(id).next()
+    }
+
+    /// Resolves the native nodes' addresses into frames (a no-op without native nodes).
+    pub fn symbolize_native(&mut self) {
+        if !self.native_nodes.is_empty() {
+            self.native_symbols = crate::native::symbolize(self);
+        }
+    }
+
+    /// The image generation native node `id` is symbolised with.
+    pub fn generation_of_native(&self, id: u32) -> Option<usize> {
+        let after = self
+            .image_generations
+            .partition_point(|g| g.first_native_node <= id);
+        after.checked_sub(1)
+    }
+
+    /// Iterates the return addresses of native stack `id`, innermost first, with each node's id.
+    pub fn native_ips(&self, id: u32) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut cur = id;
+        std::iter::from_fn(move || {
+            let node = self.native_nodes.get((cur as usize).checked_sub(1)?)?;
+            let here = cur;
+            cur = if node.parent < cur { node.parent } else { 0 };
+            Some((here, node.ip))
+        })
     }
 
     pub fn thread_name(&self, thread: u32) -> Option<&str> {

@@ -79,7 +79,14 @@ pub fn by_function_in(
             break;
         }
         covered += g.size;
-        let frames = visible_frames_in(defs, main_thread, skipped, g.stack, g.thread);
+        let frames = visible_frames_in(
+            defs,
+            main_thread,
+            skipped,
+            g.stack,
+            g.native_stack,
+            g.thread,
+        );
         if frames.is_empty() {
             let i = row(&mut rows, &mut lines, "???", "???");
             rows[i].own_bytes += g.size;

@@ -158,6 +158,7 @@ impl LiveData {
             self.header.main_thread_id,
             self.header.main_thread_skipped_frames,
             stack,
+            0,
             thread,
         )
     }

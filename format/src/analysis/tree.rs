@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::frames::{is_import_system, is_irrelevant, visible_frames};
+use super::frames::{is_cpython_internal, is_import_system, is_irrelevant, visible_frames};
 use super::replay::Analysis;
 use super::snapshot::Aggregate;
 
@@ -84,7 +84,11 @@ impl CallTree {
             }
             nodes[0].bytes += g.size;
             nodes[0].count += g.count;
-            let mut frames = visible_frames(a, g.stack, g.thread);
+            let mut frames = visible_frames(a, g.stack, g.native_stack, g.thread);
+            // The interpreter's own call machinery is left out of trees (Memray's rule).
+            if g.native_stack != 0 {
+                frames.retain(|f| !is_cpython_internal(f));
+            }
             if !opts.inverted {
                 frames.reverse(); // root first
             }

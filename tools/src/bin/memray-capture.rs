@@ -71,9 +71,6 @@ fn usage_error(msg: &str) -> ! {
 }
 
 fn run(args: RunArgs) -> Result<()> {
-    if args.native {
-        bail!("--native is not supported by this version yet");
-    }
     let live_port = if args.live || args.live_remote {
         Some(match args.live_port {
             Some(p) => match live::check_port(p) {

@@ -44,7 +44,7 @@ pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) ->
             size: g.size,
             allocator: g.allocator.name(),
             n_allocations: g.count,
-            location: match visible_frames(a, g.stack, g.thread).first() {
+            location: match visible_frames(a, g.stack, g.native_stack, g.thread).first() {
                 Some(f) => format!("{} at {}:{}", f.function, f.filename, f.line),
                 None => "???".into(),
             },

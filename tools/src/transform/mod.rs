@@ -94,7 +94,7 @@ impl<'a> Export<'a> {
     /// The frames of a group's stack as Memray's `stack_trace()` returns them: innermost
     /// first, without the main thread's hidden outermost frames.
     pub fn frames(&self, g: &Aggregate) -> Vec<Frame<'a>> {
-        visible_frames(self.analysis, g.stack, g.thread)
+        visible_frames(self.analysis, g.stack, g.native_stack, g.thread)
     }
 
     /// The thread's last recorded name, or "".

@@ -56,7 +56,13 @@ pub fn code<W: Write>(
 
 /// Defines a stack node (`parent` 0 for an outermost frame); returns its id.
 pub fn node<W: Write>(w: &mut CaptureWriter<W>, parent: u32, code: u32, line: u32) -> u32 {
-    w.define_node(&StackNode { parent, code, line }).unwrap()
+    w.define_node(&StackNode {
+        parent,
+        code,
+        line,
+        entry: true,
+    })
+    .unwrap()
 }
 
 /// Writes one allocation event with no native stack.
