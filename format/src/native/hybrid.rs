@@ -70,3 +70,120 @@ pub fn hybrid_frames(
     out.reverse();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::{NativeFrame, NativeSymbols};
+    use crate::records::{CodeDef, NativeNode, StackNode};
+
+    /// Python frames outermost first as (name, entry); native functions outermost first.
+    fn defs(python: &[(&str, bool)], native: &[&str]) -> (Definitions, u32, u32) {
+        let mut d = Definitions::default();
+        let mut parent = 0;
+        for (i, &(name, entry)) in python.iter().enumerate() {
+            d.codes.push(CodeDef {
+                function: name.into(),
+                filename: "p.py".into(),
+                first_line: 1,
+            });
+            d.nodes.push(StackNode {
+                parent,
+                code: i as u32,
+                line: 10 + i as u32,
+                entry,
+            });
+            parent = d.nodes.len() as u32;
+        }
+        let mut frames = Vec::new();
+        let mut nparent = 0;
+        for (i, &name) in native.iter().enumerate() {
+            d.native_nodes.push(NativeNode {
+                parent: nparent,
+                ip: 0x1000 + i as u64,
+            });
+            nparent = d.native_nodes.len() as u32;
+            frames.push(vec![NativeFrame {
+                function: name.into(),
+                filename: "x.c".into(),
+                line: i as u32,
+            }]);
+        }
+        d.native_symbols = NativeSymbols::from_frames(frames);
+        (d, parent, nparent)
+    }
+
+    fn names(frames: &[Frame<'_>]) -> Vec<String> {
+        frames.iter().map(|f| f.function.to_string()).collect()
+    }
+
+    const EVAL: &str = "_PyEval_EvalFrameDefault";
+
+    #[test]
+    fn one_eval_loop_runs_an_entry_frame_and_the_frames_it_called() {
+        let (d, py, nat) = defs(
+            &[("<module>", true), ("f", false), ("g", false)],
+            &["main", "PyEval_EvalCode", EVAL, "cfunc", "alpha"],
+        );
+        assert_eq!(
+            names(&hybrid_frames(&d, py, nat, 0)),
+            [
+                "alpha",
+                "cfunc",
+                "g",
+                "f",
+                "<module>",
+                "PyEval_EvalCode",
+                "main"
+            ]
+        );
+    }
+
+    #[test]
+    fn each_eval_loop_takes_its_own_entry_frame() {
+        let (d, py, nat) = defs(
+            &[("a", true), ("b", false), ("c", true), ("d", false)],
+            &["main", EVAL, "call_x", EVAL, "leaf"],
+        );
+        assert_eq!(
+            names(&hybrid_frames(&d, py, nat, 0)),
+            ["leaf", "d", "c", "call_x", "b", "a", "main"]
+        );
+    }
+
+    #[test]
+    fn the_main_threads_skipped_frames_hide_everything_outside_them() {
+        let (d, py, nat) = defs(
+            &[("runner", true), ("prog", false), ("work", false)],
+            &["main", EVAL, "leaf"],
+        );
+        assert_eq!(
+            names(&hybrid_frames(&d, py, nat, 1)),
+            ["leaf", "work", "prog"]
+        );
+        // Skipping as many frames as there are hides nothing (Memray's rule).
+        assert_eq!(names(&hybrid_frames(&d, py, nat, 3)).len(), 5);
+    }
+
+    #[test]
+    fn without_eval_frames_the_python_stack_is_returned() {
+        let (d, py, nat) = defs(&[("a", true), ("b", false)], &["main", "stripped"]);
+        assert_eq!(names(&hybrid_frames(&d, py, nat, 1)), ["b", "a"]);
+        // A native-only stack (a thread with no Python frames) is all native.
+        let (d, _, nat) = defs(&[], &["start_thread", "alpha"]);
+        assert_eq!(
+            names(&hybrid_frames(&d, 0, nat, 0)),
+            ["alpha", "start_thread"]
+        );
+    }
+
+    #[test]
+    fn extra_eval_frames_stay_native() {
+        // An eval loop that allocated before its Python frame was pushed.
+        let (d, py, nat) = defs(&[("a", true)], &["main", EVAL, "helper", EVAL]);
+        assert_eq!(
+            names(&hybrid_frames(&d, py, nat, 0)),
+            [EVAL, "helper", "a", "main"]
+        );
+    }
+}

@@ -48,6 +48,15 @@ impl NativeSymbols {
     pub fn is_empty(&self) -> bool {
         self.locations.is_empty()
     }
+
+    /// Symbols given outright: node `i + 1` has `frames[i]` (for tests of what uses them).
+    pub fn from_frames(frames: Vec<Vec<NativeFrame>>) -> NativeSymbols {
+        NativeSymbols {
+            node_location: (0..frames.len() as u32).collect(),
+            locations: frames,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// An object as loaded: the key its lookups are grouped by.
@@ -235,4 +244,60 @@ fn lookup(loader: &addr2line::Loader, probe: u64, ip: u64, path: &str) -> Vec<Na
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::definitions::ImageGeneration;
+    use crate::records::NativeNode;
+
+    fn defs_with(image: ImageMap, ips: &[u64]) -> Definitions {
+        let mut defs = Definitions::default();
+        defs.image_generations.push(ImageGeneration {
+            first_native_node: 1,
+            images: vec![image],
+        });
+        for &ip in ips {
+            defs.native_nodes.push(NativeNode { parent: 0, ip });
+        }
+        defs
+    }
+
+    #[test]
+    fn a_missing_object_gives_addresses_and_one_warning() {
+        let image = ImageMap {
+            path: "/nonexistent/libgone.so".into(),
+            load_address: 0x1000,
+            segments: vec![(0, 0x1000)],
+            build_id: vec![1, 2, 3],
+        };
+        let defs = defs_with(image, &[0x1010, 0x1020, 0x1010, 0x9000]);
+        let s = symbolize(&defs);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("/nonexistent/libgone.so"));
+        assert_eq!(s.frames(1)[0].function, "0x1010");
+        assert_eq!(s.frames(1)[0].filename, "/nonexistent/libgone.so");
+        assert_eq!(s.frames(3), s.frames(1));
+        // An address outside every object keeps no file.
+        assert_eq!(s.frames(4)[0].function, "0x9000");
+        assert_eq!(s.frames(4)[0].filename, "");
+        assert_eq!(s.len(), 3);
+        assert!(s.frames(5).is_empty());
+    }
+
+    #[test]
+    fn a_changed_object_is_reported_once() {
+        let exe = std::env::current_exe().unwrap();
+        let image = ImageMap {
+            path: exe.to_string_lossy().into_owned(),
+            load_address: 0,
+            segments: vec![(0, 0x10_0000)],
+            build_id: vec![0xde, 0xad],
+        };
+        let defs = defs_with(image, &[0x100, 0x200]);
+        let s = symbolize(&defs);
+        assert_eq!(s.warnings.len(), 1);
+        assert!(s.warnings[0].contains("changed"), "{}", s.warnings[0]);
+    }
 }
