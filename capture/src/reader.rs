@@ -345,14 +345,14 @@ impl CaptureReader {
             .collect()
     }
 
-    /// The frames of native stack `native`, innermost first (inlined frames included), at most
-    /// `max_stacks` of them.
+    /// The frames of native stack `native`, innermost first: those of its first `max_stacks`
+    /// return addresses, each with its inlined frames (Memray counts addresses, not frames).
     #[pyo3(signature = (native, max_stacks=None))]
     fn native_stack(&self, native: u32, max_stacks: Option<usize>) -> Vec<Frame> {
         let defs = &self.analysis.defs;
         defs.native_ips(native)
-            .flat_map(|(id, _)| defs.native_symbols.frames(id))
             .take(max_stacks.unwrap_or(usize::MAX))
+            .flat_map(|(id, _)| defs.native_symbols.frames(id))
             .map(|f| (f.function.clone(), f.filename.clone(), f.line))
             .collect()
     }

@@ -1,6 +1,7 @@
 //! `memray table`: a self-contained HTML table of the allocation locations of a view (thread,
 //! size, allocator, allocation count, location), sortable by every column and searchable.
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use memray_format::analysis::frames::visible_frames;
@@ -36,20 +37,36 @@ pub fn thread_label(a: &Analysis, tid: u32, merged: bool) -> String {
     }
 }
 
+/// One row per displayed (thread, allocator, location): groups whose full stacks differ but
+/// whose innermost frame is the same are added up, as Memray's table does (the thread is part of
+/// the key only when threads are not merged).
 pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) -> Document {
-    let rows = groups
-        .iter()
-        .map(|g| Row {
-            thread: thread_label(a, g.thread, merged),
-            size: g.size,
-            allocator: g.allocator.name(),
-            n_allocations: g.count,
-            location: match visible_frames(a, g.stack, g.native_stack, g.thread).first() {
-                Some(f) => format!("{} at {}:{}", f.function, f.filename, f.line),
-                None => "???".into(),
-            },
-        })
-        .collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut index: FxHashMap<(u32, &'static str, String), usize> = FxHashMap::default();
+    for g in groups {
+        let location = match visible_frames(a, g.stack, g.native_stack, g.thread).first() {
+            Some(f) => format!("{} at {}:{}", f.function, f.filename, f.line),
+            None => "???".into(),
+        };
+        let allocator = g.allocator.name();
+        let key = (if merged { 0 } else { g.thread }, allocator, location);
+        match index.get(&key) {
+            Some(&i) => {
+                rows[i].size += g.size;
+                rows[i].n_allocations += g.count;
+            }
+            None => {
+                index.insert(key.clone(), rows.len());
+                rows.push(Row {
+                    thread: thread_label(a, g.thread, merged),
+                    size: g.size,
+                    allocator,
+                    n_allocations: g.count,
+                    location: key.2,
+                });
+            }
+        }
+    }
     Document {
         title,
         command_line: a.header.command_line.clone(),
