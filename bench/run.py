@@ -6,6 +6,8 @@
 - Capture size and the tracked program's peak RSS of each run.
 - Report speed: time and peak RSS of each report on captures of bigtrace.py (about 1 and 10
   million allocations under --trace-python-allocators), ours vs Memray's on its own capture.
+- Native stacks: report times on captures with 100,000 distinct native stacks
+  (bench/native_stacks.py under --native), which every report must symbolize and merge.
 
 Writes a Markdown report to stdout and results/latest.md.
 """
@@ -31,6 +33,7 @@ if not WORKLOADS.is_dir():
 MODES = {
     "default": [],
     "trace-python-allocators": ["--trace-python-allocators"],
+    "native": ["--native"],
 }
 WORKLOAD_ARGS = {"bigtrace.py": ["1m"]}
 
@@ -219,6 +222,54 @@ class Bench:
                 )
         self.out()
 
+    def report_native(self):
+        """Report times on a capture with ~100,000 distinct native stacks (bench/native_stacks.py):
+        what symbolizing and merging that many stacks costs."""
+        script = str(HERE / "native_stacks.py")
+        env = dict(os.environ, NATIVE_STACKS_BUILD=str(self.workdir / "native-stacks-build"))
+        # Compile the extension once, outside every measurement.
+        run_measured([self.ours_py, script, "1"], self.workdir, env=env)
+        cm = self.workdir / "memray-native-stacks.bin"
+        co = self.workdir / "ours-native-stacks.bin"
+        mrun, _ = run_measured([self.memray_py, "-m", "memray", "run", "-q", "-f", "--native", "-o", cm, script], self.workdir, env=env)
+        orun, _ = run_measured([self.ours_memray, "run", "-q", "-f", "--native", "-o", co, script], self.workdir, env=env)
+        self.out("### Native stacks: 100,000 distinct native stacks (bench/native_stacks.py, --native)")
+        self.out()
+        self.out(f"Capture: Memray {fmt_bytes(cm.stat().st_size)} in {mrun:.2f} s, ours {fmt_bytes(co.stat().st_size)} in {orun:.2f} s. "
+                 "Every report symbolizes the capture's native addresses and merges each stack it shows "
+                 "(all 100,000 of them are live at the peak).")
+        self.out()
+        self.out("| report | Memray (s) | ours (s) | speed-up | Memray peak RSS | ours peak RSS |")
+        self.out("|---|---:|---:|---:|---:|---:|")
+        w, m, o = self.workdir, [self.memray_py, "-m", "memray"], self.ours_memray
+        reports = {
+            "stats": (m + ["stats", cm], [o, "stats", co]),
+            "tree": (m + ["tree", cm], [o, "tree", co]),
+            "flamegraph": (m + ["flamegraph", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "-f", "-o", w / "o.html", co]),
+            "flamegraph --leaks": (m + ["flamegraph", "--leaks", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "--leaks", "-f", "-o", w / "o.html", co]),
+            "table": (m + ["table", "-f", "-o", w / "m.html", cm], [o, "table", "-f", "-o", w / "o.html", co]),
+            "transform csv": (m + ["transform", "csv", "-f", "-o", w / "m.csv", cm], [o, "transform", "csv", "-f", "-o", w / "o.csv", co]),
+            "transform folded": (None, [o, "transform", "folded", "-f", "-o", w / "o.folded", co]),
+        }
+        for name, (mcmd, ocmd) in reports.items():
+            mt, mr, ot, orr = [], [], [], []
+            for _ in range(max(1, min(self.rounds, 3))):
+                if mcmd is not None:
+                    t, r = run_measured(mcmd, w)
+                    mt.append(t)
+                    mr.append(r)
+                t, r = run_measured(ocmd, w)
+                ot.append(t)
+                orr.append(r)
+            ours_t = statistics.median(ot)
+            if mt:
+                mem_t = statistics.median(mt)
+                self.out(f"| {name} | {mem_t:.3f} | {ours_t:.3f} | {mem_t / ours_t:.1f}x "
+                         f"| {fmt_bytes(statistics.median(mr))} | {fmt_bytes(statistics.median(orr))} |")
+            else:
+                self.out(f"| {name} | — | {ours_t:.3f} | — | — | {fmt_bytes(statistics.median(orr))} |")
+        self.out()
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,6 +293,7 @@ def main():
     b.report_overhead(workloads, results)
     if not args.no_reports:
         b.report_speed()
+        b.report_native()
     shutil.rmtree(workdir, ignore_errors=True)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "latest.md").write_text("\n".join(b.lines) + "\n")
