@@ -160,7 +160,7 @@ pub struct NativeNode {
 pub struct ImageMap {
     pub path: String,
     pub load_address: u64,
-    /// (virtual address relative to the load address, size) of each loaded segment.
+    /// (virtual address relative to the load address, size) of each executable segment.
     pub segments: Vec<(u64, u64)>,
     /// The GNU build id of the object (empty when it has none), to tell whether the file read
     /// at report time is still the one that was loaded.
