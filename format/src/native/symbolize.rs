@@ -66,6 +66,11 @@ struct ObjectKey {
     load_address: u64,
 }
 
+/// (location, return address) pairs to look up in one object.
+type Lookups = Vec<(u32, u64)>;
+/// Each location's frames, and the warning about the object if it could not be read.
+type Resolved = (Vec<(u32, Vec<NativeFrame>)>, Option<String>);
+
 /// Resolves every native node of `defs`.
 pub fn symbolize(defs: &Definitions) -> NativeSymbols {
     let mut node_location = Vec::with_capacity(defs.native_nodes.len());
@@ -101,7 +106,7 @@ pub fn symbolize(defs: &Definitions) -> NativeSymbols {
             r
         })
         .collect();
-    let mut by_object: BTreeMap<ObjectKey, (&ImageMap, Vec<(u32, u64)>)> = BTreeMap::new();
+    let mut by_object: BTreeMap<ObjectKey, (&ImageMap, Lookups)> = BTreeMap::new();
     let mut locations: Vec<Vec<NativeFrame>> = vec![Vec::new(); wanted.len()];
     for (loc, &(generation, ip)) in wanted.iter().enumerate() {
         let image = ranges.get(generation).and_then(|r| {
@@ -125,7 +130,7 @@ pub fn symbolize(defs: &Definitions) -> NativeSymbols {
         }
     }
 
-    let resolved: Vec<(Vec<(u32, Vec<NativeFrame>)>, Option<String>)> = by_object
+    let resolved: Vec<Resolved> = by_object
         .into_par_iter()
         .map(|(_, (img, addrs))| resolve_object(img, &addrs))
         .collect();
@@ -152,10 +157,7 @@ fn address_only(ip: u64, path: &str) -> NativeFrame {
 }
 
 /// Looks up `addrs` ((location, return address) pairs) in the object `img` was loaded from.
-fn resolve_object(
-    img: &ImageMap,
-    addrs: &[(u32, u64)],
-) -> (Vec<(u32, Vec<NativeFrame>)>, Option<String>) {
+fn resolve_object(img: &ImageMap, addrs: &[(u32, u64)]) -> Resolved {
     let fallback = |warning: String| {
         let frames = addrs
             .iter()
