@@ -102,6 +102,7 @@ test: install test-rust test-python
 
 test-rust:
 	$(CARGO) test --workspace --exclude memray-tracker --exclude memray-testmod
+	$(CARGO) test -p memray-tracker --lib
 
 test-python: install node-tools browser tmux
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
