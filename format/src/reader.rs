@@ -46,7 +46,8 @@ pub struct CaptureFile {
     pub trailer: Option<Trailer>,
 }
 
-fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
+/// Checks a chunk's stored bytes against its checksum and decompresses them.
+pub(crate) fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
     if crc32fast::hash(stored) != h.crc32 {
         return Err(FormatError::corrupt(offset, "chunk checksum mismatch"));
     }
@@ -310,6 +311,18 @@ impl<R: Read> StreamReader<R> {
     /// The next chunk's location and payload, checked and decompressed; `Ok(None)` as for
     /// [`Self::next_chunk`].
     pub fn next_payload(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
+        match self.next_stored()? {
+            Some((loc, stored)) => {
+                let payload = decompress(&loc.header, &stored, loc.offset)?;
+                Ok(Some((loc, payload)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The next chunk's location and stored bytes, as read (not yet checked against the
+    /// checksum, nor decompressed); `Ok(None)` as for [`Self::next_chunk`].
+    pub fn next_stored(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
         if self.done {
             return Ok(None);
         }
@@ -363,13 +376,12 @@ impl<R: Read> StreamReader<R> {
             self.done = true;
             return Ok(None);
         }
-        let payload = decompress(&header, &stored, self.offset)?;
         let loc = ChunkLoc {
             offset: self.offset,
             header,
         };
         self.offset += (CHUNK_HEADER_LEN + stored.len()) as u64;
-        Ok(Some((loc, payload)))
+        Ok(Some((loc, stored)))
     }
 }
 

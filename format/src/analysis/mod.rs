@@ -2,11 +2,13 @@
 //! dictionaries and replays the allocation events (live set, high-water mark, leaks, totals,
 //! memory over time).
 
+mod chunk_pass;
 pub mod definitions;
 pub mod frames;
 pub mod functions;
 pub mod live;
 pub mod modules;
+pub mod parallel;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;
@@ -20,8 +22,25 @@ pub use replay::{Analysis, LocKey, LocStats, ReplayOptions, Snapshot};
 use crate::error::Result;
 use crate::reader::Capture;
 
-/// Reads the whole capture once and returns the dictionaries and the replay's results.
+/// Reads the whole capture once, its chunks replayed in parallel, and returns the dictionaries
+/// and the replay's results.
 pub fn analyze(capture: &mut Capture, opts: ReplayOptions) -> Result<Analysis> {
+    analyze_with_progress(capture, opts, &mut |_, _| {})
+}
+
+/// [`analyze`], telling `progress` how many bytes of the capture it has read (and of how many).
+pub fn analyze_with_progress(
+    capture: &mut Capture,
+    opts: ReplayOptions,
+    progress: parallel::Progress<'_>,
+) -> Result<Analysis> {
+    let (mut defs, replay, trailer) = parallel::replay_capture(capture, opts, progress)?;
+    defs.symbolize_native();
+    Ok(replay.finish(defs, capture.header().clone(), trailer))
+}
+
+/// [`analyze`] on one thread, event after event: the reference the parallel replay matches.
+pub fn analyze_sequential(capture: &mut Capture, opts: ReplayOptions) -> Result<Analysis> {
     let mut defs = Definitions::default();
     let mut replay = replay::Replay::new(opts);
     let trailer = capture.for_each_chunk(|mut chunk| {
@@ -29,5 +48,6 @@ pub fn analyze(capture: &mut Capture, opts: ReplayOptions) -> Result<Analysis> {
         replay.feed(&chunk);
         Ok(())
     })?;
+    defs.symbolize_native();
     Ok(replay.finish(defs, capture.header().clone(), trailer))
 }

@@ -63,29 +63,29 @@ pub struct ReplayOptions {
 }
 
 pub struct Replay {
-    opts: ReplayOptions,
-    keys: FxHashMap<LocKey, u32>,
-    locs: Vec<(LocKey, LocStats)>,
+    pub(super) opts: ReplayOptions,
+    pub(super) keys: FxHashMap<LocKey, u32>,
+    pub(super) locs: Vec<(LocKey, LocStats)>,
     /// Live blocks: address -> (size, location index, interval allocated in).
-    blocks: FxHashMap<u64, (u64, u32, u32)>,
+    pub(super) blocks: FxHashMap<u64, (u64, u32, u32)>,
     /// mmap'ed ranges: start -> (length, location index, interval allocated in).
-    ranges: BTreeMap<u64, (u64, u32, u32)>,
+    pub(super) ranges: BTreeMap<u64, (u64, u32, u32)>,
     /// Memory samples seen so far: the current interval.
-    interval: u32,
-    temporal: Option<TemporalPeaks>,
-    lifetimes: Option<LifetimeMap>,
-    heap: u64,
-    peak: u64,
-    peak_gen: u32,
-    peak_event: u64,
-    n_events: u64,
-    n_allocations: u64,
-    n_deallocations: u64,
-    bytes_allocated: u64,
-    sizes: FxHashMap<u64, u64>,
-    snapshots: Vec<Snapshot>,
-    threads: Vec<u32>,
-    temporary: Option<TemporaryFinder>,
+    pub(super) interval: u32,
+    pub(super) temporal: Option<TemporalPeaks>,
+    pub(super) lifetimes: Option<LifetimeMap>,
+    pub(super) heap: u64,
+    pub(super) peak: u64,
+    pub(super) peak_gen: u32,
+    pub(super) peak_event: u64,
+    pub(super) n_events: u64,
+    pub(super) n_allocations: u64,
+    pub(super) n_deallocations: u64,
+    pub(super) bytes_allocated: u64,
+    pub(super) sizes: FxHashMap<u64, u64>,
+    pub(super) snapshots: Vec<Snapshot>,
+    pub(super) threads: Vec<u32>,
+    pub(super) temporary: Option<TemporaryFinder>,
 }
 
 /// The results every report starts from.
@@ -195,12 +195,22 @@ impl Replay {
     }
 
     pub fn feed(&mut self, chunk: &Chunk) {
+        self.feed_aggregates(chunk);
+        self.feed_events(chunk);
+    }
+
+    /// Takes an aggregated capture's figures, if the chunk holds any.
+    pub(super) fn feed_aggregates(&mut self, chunk: &Chunk) {
         if !chunk.aggregates.is_empty()
             || !chunk.heap_samples.is_empty()
             || chunk.aggregate_totals.is_some()
         {
             self.absorb_aggregates(chunk);
         }
+    }
+
+    /// Replays the chunk's events and memory samples, one by one.
+    pub(super) fn feed_events(&mut self, chunk: &Chunk) {
         let mut samples = chunk.samples.iter().peekable();
         for (i, e) in chunk.events.iter().enumerate() {
             while let Some((_, s)) = samples.next_if(|(pos, _)| *pos as usize <= i) {
@@ -213,7 +223,7 @@ impl Replay {
         }
     }
 
-    fn sample(&mut self, time_ms: u64, rss: u64) {
+    pub(super) fn sample(&mut self, time_ms: u64, rss: u64) {
         self.snapshots.push(Snapshot {
             time_ms,
             rss,
@@ -236,7 +246,7 @@ impl Replay {
 
     /// Brings a location's at-peak figures up to date before it changes.
     #[inline]
-    fn touch(&mut self, idx: u32) -> &mut LocStats {
+    pub(super) fn touch(&mut self, idx: u32) -> &mut LocStats {
         let peak_gen = self.peak_gen;
         if let Some(t) = &mut self.temporal {
             let s = &self.locs[idx as usize].1;
@@ -258,6 +268,11 @@ impl Replay {
             stack: e.stack,
             native_stack: e.native_stack,
         };
+        self.loc_index_key(key, e.address)
+    }
+
+    /// The index of location `key`, created (with `address` as its first) when new.
+    pub(super) fn loc_index_key(&mut self, key: LocKey, address: u64) -> u32 {
         if let Some(&i) = self.keys.get(&key) {
             return i;
         }
@@ -266,7 +281,7 @@ impl Replay {
             key,
             LocStats {
                 gen: self.peak_gen,
-                first_address: e.address,
+                first_address: address,
                 ..Default::default()
             },
         ));
@@ -274,8 +289,8 @@ impl Replay {
         if let Some(t) = &mut self.temporal {
             t.new_location();
         }
-        if !self.threads.contains(&e.thread) {
-            self.threads.push(e.thread);
+        if !self.threads.contains(&key.thread) {
+            self.threads.push(key.thread);
         }
         i
     }
@@ -301,9 +316,7 @@ impl Replay {
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
                 self.n_deallocations += 1;
-                if let Some((size, idx, born)) = self.blocks.remove(&e.address) {
-                    self.release(idx, size, 1, born);
-                }
+                self.free_block(e.address);
             }
             AllocatorType::Munmap => {
                 self.n_deallocations += 1;
@@ -332,17 +345,41 @@ impl Replay {
                 s.live_bytes = s.live_bytes.saturating_add(e.size);
                 s.live_count += 1;
                 self.heap = self.heap.saturating_add(e.size);
-                // Memray's rule: a later state equal to the peak becomes the peak.
-                if self.heap >= self.peak {
-                    self.peak = self.heap;
-                    self.peak_gen += 1;
-                    self.peak_event = self.n_events - 1;
-                }
-                if let Some(t) = &mut self.temporal {
-                    t.after_allocation(self.heap);
-                }
+                self.after_allocation(self.n_events - 1);
             }
         }
+    }
+
+    /// Releases the block live at `address`, if any (a free).
+    #[inline]
+    pub(super) fn free_block(&mut self, address: u64) {
+        if let Some((size, idx, born)) = self.blocks.remove(&address) {
+            self.release(idx, size, 1, born);
+        }
+    }
+
+    /// Checks the heap just after allocation event `event` (its index) against the peaks.
+    #[inline]
+    pub(super) fn after_allocation(&mut self, event: u64) {
+        // Memray's rule: a later state equal to the peak becomes the peak.
+        if self.heap >= self.peak {
+            self.peak = self.heap;
+            self.peak_gen += 1;
+            self.peak_event = event;
+        }
+        if let Some(t) = &mut self.temporal {
+            t.after_allocation(self.heap);
+        }
+    }
+
+    /// Changes location `idx`'s live figures (and the heap) by a net amount given modulo 2^64,
+    /// as a run of its allocations and frees with no peak among them would. Exact while no
+    /// sum saturates.
+    pub(super) fn apply_delta(&mut self, idx: u32, bytes: u64, count: u64) {
+        let s = self.touch(idx);
+        s.live_bytes = s.live_bytes.wrapping_add(bytes);
+        s.live_count = s.live_count.wrapping_add(count);
+        self.heap = self.heap.wrapping_add(bytes);
     }
 
     /// Every location seen so far with its figures up to now (`live_bytes`/`live_count`: what is

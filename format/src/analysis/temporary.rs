@@ -60,18 +60,63 @@ impl TemporaryFinder {
             .find(|(addr, size, _)| *addr == e.address && (!ranged || *size == e.size))
             .copied();
         if let Some((address, size, key)) = hit {
-            let i = *self.index.entry(key).or_insert_with(|| {
-                self.found.push(TemporaryAt {
-                    key,
-                    bytes: 0,
-                    count: 0,
-                    first_address: address,
-                });
-                self.found.len() - 1
-            });
-            self.found[i].bytes = self.found[i].bytes.saturating_add(size);
-            self.found[i].count += 1;
+            self.add_found(key, address, size, 1);
         }
+    }
+
+    /// Matches a free against the thread's allocations from earlier chunks, for a chunk
+    /// replayed on its own: `seen` of the thread's allocations came earlier in that chunk
+    /// (none of them matched), so only the latest `window - seen` earlier ones are in reach.
+    pub(super) fn match_earlier(
+        &self,
+        thread: u32,
+        address: u64,
+        size: u64,
+        ranged: bool,
+        seen: usize,
+    ) -> Option<(u64, u64, LocKey)> {
+        let reach = self.window.saturating_sub(seen);
+        self.recent
+            .get(&thread)?
+            .iter()
+            .take(reach)
+            .find(|(addr, sz, _)| *addr == address && (!ranged || *sz == size))
+            .copied()
+    }
+
+    /// Counts `count` temporary allocations of `bytes` at `key`; `address` is the first one's.
+    pub(super) fn add_found(&mut self, key: LocKey, address: u64, bytes: u64, count: u64) {
+        let i = *self.index.entry(key).or_insert_with(|| {
+            self.found.push(TemporaryAt {
+                key,
+                bytes: 0,
+                count: 0,
+                first_address: address,
+            });
+            self.found.len() - 1
+        });
+        self.found[i].bytes = self.found[i].bytes.saturating_add(bytes);
+        self.found[i].count += count;
+    }
+
+    /// Puts a chunk's latest allocations of `thread` (newest first, at most a window's worth)
+    /// in front of the earlier ones.
+    pub(super) fn push_latest(
+        &mut self,
+        thread: u32,
+        latest: impl Iterator<Item = (u64, u64, LocKey)>,
+    ) {
+        let window = self.window;
+        let recent = self.recent.entry(thread).or_default();
+        let mut fresh: VecDeque<(u64, u64, LocKey)> = latest.collect();
+        fresh.extend(
+            recent
+                .iter()
+                .take(window.saturating_sub(fresh.len()))
+                .copied(),
+        );
+        fresh.truncate(window);
+        *recent = fresh;
     }
 
     /// Locations with temporary allocations, in order of their first one.

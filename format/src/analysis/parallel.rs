@@ -1,0 +1,332 @@
+//! The replay of a whole capture on every core: worker threads replay chunks on their own
+//! ([`super::chunk_pass`]) while the calling thread applies their summaries to one [`Replay`]
+//! in file order. The summaries are small (a chunk's locations, the frees and `mmap`s it could
+//! not settle, its blocks still live at the end), so the ordered part is a small fraction of
+//! the work. The result is the sequential replay's, exactly; a chunk whose summary cannot give
+//! it (an allocation over a block live from an earlier chunk, or sizes adding up past 2^64) is
+//! replayed event by event instead.
+//!
+//! `RAYON_NUM_THREADS` (else the number of cores) sets the number of workers; with one, the
+//! chunks are replayed on the calling thread.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use super::chunk_pass::{self, PassOptions, Step, Summary, TempFind};
+use super::definitions::Definitions;
+use super::replay::{Replay, ReplayOptions};
+use super::temporary::TemporaryFinder;
+use crate::chunk::CHUNK_HEADER_LEN;
+use crate::chunk::{decode_payload, ChunkHeader};
+use crate::error::Result;
+use crate::reader::{Capture, CaptureFile, ChunkLoc};
+use crate::records::Trailer;
+
+/// Called now and then with the bytes of the capture read so far and its size when known.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
+
+/// Chunks in flight per worker: enough to keep every worker busy while the merge catches up.
+const IN_FLIGHT_PER_WORKER: usize = 4;
+
+/// One chunk to replay: a mapped file's chunk by index, or a stream's chunk as read.
+enum Job {
+    Mapped(usize),
+    Read(ChunkLoc, Vec<u8>),
+}
+
+struct Merger {
+    replay: Replay,
+    defs: Definitions,
+    temporary: Option<TemporaryFinder>,
+    /// The exact sum of every size allocated so far; past 2^64 the replay's saturating sums
+    /// depend on the order, so every later chunk is replayed event by event.
+    alloc_sum: u128,
+}
+
+/// Replays every chunk of `capture`; returns the dictionaries, the replay (ready for
+/// [`Replay::finish`]) and the trailer.
+pub fn replay_capture(
+    capture: &mut Capture,
+    opts: ReplayOptions,
+    progress: Progress<'_>,
+) -> Result<(Definitions, Replay, Option<Trailer>)> {
+    let pass = PassOptions {
+        size_counts: opts.size_counts,
+        window: opts.temporary_threshold.map(|t| t.saturating_add(1)),
+        lifetimes: opts.lifetimes,
+    };
+    let mut m = Merger {
+        replay: Replay::new(ReplayOptions {
+            temporary_threshold: None,
+            ..opts
+        }),
+        defs: Definitions::default(),
+        temporary: opts.temporary_threshold.map(TemporaryFinder::new),
+        alloc_sum: 0,
+    };
+    let workers = rayon::current_num_threads().max(1);
+    let trailer = match capture {
+        Capture::File(file) => {
+            let file: &CaptureFile = file;
+            let total = file.len_bytes();
+            let payload = |i: usize| file.payload(i);
+            let mut jobs = (0..file.chunks.len()).map(|i| Ok(Job::Mapped(i)));
+            let mut done = 0u64;
+            run(
+                workers,
+                &mut jobs,
+                pass,
+                &payload,
+                &file.chunks,
+                |s, job| {
+                    let Job::Mapped(i) = job else { unreachable!() };
+                    let loc = &file.chunks[i];
+                    m.merge(s, &loc.header, loc.offset, &|| file.payload(i))?;
+                    done += CHUNK_HEADER_LEN as u64 + u64::from(loc.header.stored_len);
+                    progress(done, Some(total));
+                    Ok(())
+                },
+            )?;
+            file.trailer
+        }
+        Capture::Stream(s) => {
+            let mut jobs = std::iter::from_fn(|| match s.next_stored() {
+                Ok(Some((loc, stored))) => Some(Ok(Job::Read(loc, stored))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            });
+            let mut done = 0u64;
+            let no_payload = |_: usize| unreachable!();
+            run(
+                workers,
+                &mut jobs,
+                pass,
+                &no_payload,
+                &[],
+                |mut sum, job| {
+                    let Job::Read(loc, _) = job else {
+                        unreachable!()
+                    };
+                    let payload = sum.payload.take().unwrap_or_default();
+                    m.merge(sum, &loc.header, loc.offset, &|| Ok(payload.clone()))?;
+                    done += CHUNK_HEADER_LEN as u64 + u64::from(loc.header.stored_len);
+                    progress(done, None);
+                    Ok(())
+                },
+            )?;
+            s.trailer
+        }
+    };
+    let Merger {
+        mut replay,
+        defs,
+        temporary,
+        ..
+    } = m;
+    replay.temporary = temporary;
+    Ok((defs, replay, trailer))
+}
+
+/// Replays one job's chunk on its own.
+fn replay_job(
+    job: &Job,
+    pass: PassOptions,
+    payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
+    chunks: &[ChunkLoc],
+) -> Result<Summary> {
+    match job {
+        Job::Mapped(i) => {
+            let loc = &chunks[*i];
+            let bytes = payload(*i)?;
+            chunk_pass::run(&loc.header, &bytes, loc.offset, pass)
+        }
+        Job::Read(loc, stored) => {
+            let bytes = crate::reader::decompress(&loc.header, stored, loc.offset)?;
+            let mut s = chunk_pass::run(&loc.header, &bytes, loc.offset, pass)?;
+            s.payload = Some(bytes);
+            Ok(s)
+        }
+    }
+}
+
+/// Replays the jobs on `workers` threads (or this one) and hands the summaries to `merge` in
+/// job order, with at most a few jobs per worker in flight.
+fn run(
+    workers: usize,
+    jobs: &mut dyn Iterator<Item = Result<Job>>,
+    pass: PassOptions,
+    payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
+    chunks: &[ChunkLoc],
+    mut merge: impl FnMut(Summary, Job) -> Result<()>,
+) -> Result<()> {
+    if workers <= 1 {
+        for job in jobs {
+            let job = job?;
+            let s = replay_job(&job, pass, payload, chunks)?;
+            merge(s, job)?;
+        }
+        return Ok(());
+    }
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Job)>();
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Job, Result<Summary>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || loop {
+                let next = job_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((i, job))) = next else { return };
+                let s = replay_job(&job, pass, payload, chunks);
+                if done_tx.send((i, job, s)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let limit = workers * IN_FLIGHT_PER_WORKER;
+        let mut sent = 0usize;
+        let mut merged = 0usize;
+        let mut exhausted = false;
+        let mut ready: BTreeMap<usize, (Job, Result<Summary>)> = BTreeMap::new();
+        let result = (|| {
+            loop {
+                while !exhausted && sent - merged < limit {
+                    match jobs.next() {
+                        Some(job) => {
+                            // The workers outlive this loop, so the send cannot fail.
+                            let _ = job_tx.send((sent, job?));
+                            sent += 1;
+                        }
+                        None => exhausted = true,
+                    }
+                }
+                if merged == sent {
+                    return Ok(());
+                }
+                let Ok((i, job, s)) = done_rx.recv() else {
+                    return Ok(());
+                };
+                ready.insert(i, (job, s));
+                while let Some((job, s)) = ready.remove(&merged) {
+                    merge(s?, job)?;
+                    merged += 1;
+                }
+            }
+        })();
+        drop(job_tx);
+        result
+    })
+}
+
+impl Merger {
+    /// Applies one chunk's summary; `payload` gives the chunk's bytes again when it must be
+    /// replayed event by event.
+    fn merge(
+        &mut self,
+        mut s: Summary,
+        header: &ChunkHeader,
+        offset: u64,
+        payload: &dyn Fn() -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        self.defs.absorb(&mut s.chunk)?;
+        let r = &mut self.replay;
+        r.feed_aggregates(&s.chunk);
+        self.alloc_sum = self.alloc_sum.saturating_add(s.alloc_sum);
+        if self.alloc_sum > u128::from(u64::MAX) || s.fresh.iter().any(|a| r.blocks.contains_key(a))
+        {
+            let chunk = decode_payload(header, &payload()?, offset)?;
+            r.temporary = self.temporary.take();
+            r.feed_events(&chunk);
+            self.temporary = r.temporary.take();
+            return Ok(());
+        }
+        let base = r.n_events;
+        let interval_base = r.interval;
+        let index: Vec<u32> = s
+            .locs
+            .iter()
+            .map(|&(key, address)| r.loc_index_key(key, address))
+            .collect();
+        for (i, &(bytes, count)) in s.totals.iter().enumerate() {
+            let st = &mut r.locs[index[i] as usize].1;
+            st.total_bytes = st.total_bytes.saturating_add(bytes);
+            st.total_count += count;
+        }
+        r.n_allocations += s.n_allocations;
+        r.n_deallocations += s.n_deallocations;
+        r.bytes_allocated = r.bytes_allocated.saturating_add(s.bytes_allocated);
+        for (size, n) in s.sizes {
+            *r.sizes.entry(size).or_default() += n;
+        }
+        for step in s.steps {
+            match step {
+                Step::Delta { loc, bytes, count } => {
+                    r.apply_delta(index[loc as usize], bytes, count)
+                }
+                Step::Candidate { event } => r.after_allocation(base + u64::from(event)),
+                Step::Sample(m) => r.sample(m.time_ms, m.rss),
+                Step::Free { address } => r.free_block(address),
+                Step::Ranged { event, e } => {
+                    r.n_events = base + u64::from(event);
+                    r.push_event(&e);
+                }
+            }
+        }
+        r.n_events = base + u64::from(s.n_events);
+        for (address, size, loc, born) in s.survivors {
+            r.blocks
+                .insert(address, (size, index[loc as usize], interval_base + born));
+        }
+        if let Some(l) = &mut r.lifetimes {
+            for ((loc, born, freed), (bytes, count)) in s.lifetimes {
+                let key = (
+                    index[loc as usize],
+                    interval_base + born,
+                    interval_base + freed,
+                );
+                let e = l.entry(key).or_default();
+                e.0 += bytes;
+                e.1 += count;
+            }
+        }
+        if let Some(t) = &mut self.temporary {
+            let key = |loc: u32| r.locs[index[loc as usize] as usize].0;
+            let mut found = Vec::new();
+            for (_, f) in &s.temp {
+                match *f {
+                    TempFind::Found {
+                        loc,
+                        address,
+                        bytes,
+                        count,
+                    } => found.push((key(loc), address, bytes, count)),
+                    TempFind::Open {
+                        thread,
+                        address,
+                        size,
+                        ranged,
+                        seen,
+                    } => {
+                        if let Some((a, sz, k)) =
+                            t.match_earlier(thread, address, size, ranged, seen)
+                        {
+                            found.push((k, a, sz, 1));
+                        }
+                    }
+                }
+            }
+            for (k, address, bytes, count) in found {
+                t.add_found(k, address, bytes, count);
+            }
+            for (thread, latest) in s.temp_latest {
+                t.push_latest(
+                    thread,
+                    latest.into_iter().map(|(a, sz, loc)| (a, sz, key(loc))),
+                );
+            }
+        }
+        Ok(())
+    }
+}
