@@ -10,6 +10,7 @@ pub mod json;
 pub mod live;
 pub mod output;
 pub mod parse;
+pub mod progress;
 pub mod sizefmt;
 pub mod stats_report;
 pub mod summary_report;

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use memray_format::analysis::snapshot::{aggregate, Aggregate, View};
-use memray_format::analysis::{analyze, Analysis, ReplayOptions};
+use memray_format::analysis::{analyze_with_progress, Analysis, ReplayOptions};
 use memray_format::Capture;
 
 /// The view options the reports share (Memray's flags).
@@ -52,11 +52,13 @@ pub fn check_input(path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads the capture once; warns on stderr when it was cut short.
+/// Reads the capture once (with a progress bar on a terminal when that takes a while); warns on
+/// stderr when it was cut short.
 pub fn open_analysis(path: &str, opts: ReplayOptions) -> Result<Analysis> {
     check_input(path)?;
     let mut capture = Capture::open(path)?;
-    let analysis = analyze(&mut capture, opts)?;
+    let analysis =
+        crate::progress::reading(|progress| analyze_with_progress(&mut capture, opts, progress))?;
     for w in &analysis.defs.native_symbols.warnings {
         eprintln!("warning: {w}");
     }
