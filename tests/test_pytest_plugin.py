@@ -309,7 +309,9 @@ def test_leaks():
     for _ in range(10):
         allocator.valloc({size})  # never freed
 """)
-    result = pytester.runpytest()
+    # Leak checks track native stacks, and (as pytest-memray does) show hybrid stacks: the
+    # native frames of the allocating extension first, then the Python frames.
+    result = pytester.runpytest("--stacks", "40")
     assert result.ret == outcome
     if outcome == ExitCode.TESTS_FAILED:
         result.stdout.fnmatch_lines([
@@ -317,6 +319,7 @@ def test_leaks():
             "*- memray-leaked-memory -*",
             "List of leaked allocations:",
             f"    - {10 * size / 1024:.1f}KiB allocated here:",
+            "        *MemoryAllocator::valloc:*testmod/src/lib.rs:*",
             "        valloc:*memray/_test.py:*",
             "        test_leaks:*test_limit_leaks.py:8",
         ])
