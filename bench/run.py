@@ -315,7 +315,8 @@ class Bench:
         w, m, o = self.workdir, [self.memray_py, "-m", "memray"], self.ours_memray
         reports = {
             "stats": (m + ["stats", cm], [o, "stats", co]),
-            "tree": (m + ["tree", cm], [o, "tree", co]),
+            # Memray's tree is an interactive terminal program: it waits for a key, so it is not timed.
+            "tree": (None, [o, "tree", co]),
             "flamegraph": (m + ["flamegraph", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "-f", "-o", w / "o.html", co]),
             "flamegraph --leaks": (m + ["flamegraph", "--leaks", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "--leaks", "-f", "-o", w / "o.html", co]),
             "table": (m + ["table", "-f", "-o", w / "m.html", cm], [o, "table", "-f", "-o", w / "o.html", co]),
