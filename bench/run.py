@@ -73,6 +73,23 @@ def report_commands(mm, o, cm, co, w):
     return reports
 
 
+def measure_pair(mcmd, ocmd, cwd, rounds, memray_rounds):
+    """Runs ours `rounds` times and Memray's command (when there is one) in the first
+    `memray_rounds` of them, interleaved; returns ((median s, median peak RSS) of Memray's or
+    None, the same of ours)."""
+    mt, mr, ot, orr = [], [], [], []
+    for i in range(rounds):
+        if mcmd is not None and i < memray_rounds:
+            t, r = run_measured(mcmd, cwd)
+            mt.append(t)
+            mr.append(r)
+        t, r = run_measured(ocmd, cwd)
+        ot.append(t)
+        orr.append(r)
+    memray = (statistics.median(mt), statistics.median(mr)) if mt else None
+    return memray, (statistics.median(ot), statistics.median(orr))
+
+
 def stats_events(path):
     """The events (allocation and deallocation records) a stats --json document counts."""
     try:
@@ -235,23 +252,14 @@ class Bench:
             rows = []
             for name, (mcmd, ocmd) in reports.items():
                 rounds_m = 1 if label == REPORT_CAPTURES[-1][0] else 3
-                mt, mr, ot, orr = [], [], [], []
                 try:
-                    for i in range(3):
-                        if mcmd is not None and i < rounds_m:
-                            t, r = run_measured(mcmd, w)
-                            mt.append(t)
-                            mr.append(r)
-                        t, r = run_measured(ocmd, w)
-                        ot.append(t)
-                        orr.append(r)
+                    memray, (ours_t, ours_r) = measure_pair(mcmd, ocmd, w, 3, rounds_m)
                 except RuntimeError as e:
                     rows.append(f"| {label} | {name} | failed: {str(e).splitlines()[0][:120]} | | | | |")
                     continue
-                ours_t, ours_r = statistics.median(ot), statistics.median(orr)
                 ours_times[(label, name)] = ours_t
-                if mt:
-                    mem_t, mem_r = statistics.median(mt), statistics.median(mr)
+                if memray:
+                    mem_t, mem_r = memray
                     rows.append((name, f"{mem_t:.3f}", f"{ours_t:.3f}", f"{mem_t / ours_t:.1f}x", fmt_bytes(mem_r), fmt_bytes(ours_r)))
                     if label == REPORT_CAPTURES[-1][0]:
                         want = 20 if name == "stats" else 10
@@ -312,34 +320,19 @@ class Bench:
         self.out()
         self.out("| report | Memray (s) | ours (s) | speed-up | Memray peak RSS | ours peak RSS |")
         self.out("|---|---:|---:|---:|---:|---:|")
-        w, m, o = self.workdir, [self.memray_py, "-m", "memray"], self.ours_memray
-        reports = {
-            "stats": (m + ["stats", cm], [o, "stats", co]),
-            # Memray's tree is an interactive terminal program: it waits for a key, so it is not timed.
-            "tree": (None, [o, "tree", co]),
-            "flamegraph": (m + ["flamegraph", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "-f", "-o", w / "o.html", co]),
-            "flamegraph --leaks": (m + ["flamegraph", "--leaks", "-f", "-o", w / "m.html", cm], [o, "flamegraph", "--leaks", "-f", "-o", w / "o.html", co]),
-            "table": (m + ["table", "-f", "-o", w / "m.html", cm], [o, "table", "-f", "-o", w / "o.html", co]),
-            "transform csv": (m + ["transform", "csv", "-f", "-o", w / "m.csv", cm], [o, "transform", "csv", "-f", "-o", w / "o.csv", co]),
-            "transform folded": (None, [o, "transform", "folded", "-f", "-o", w / "o.folded", co]),
-        }
-        for name, (mcmd, ocmd) in reports.items():
-            mt, mr, ot, orr = [], [], [], []
-            for _ in range(max(1, min(self.rounds, 3))):
-                if mcmd is not None:
-                    t, r = run_measured(mcmd, w)
-                    mt.append(t)
-                    mr.append(r)
-                t, r = run_measured(ocmd, w)
-                ot.append(t)
-                orr.append(r)
-            ours_t = statistics.median(ot)
-            if mt:
-                mem_t = statistics.median(mt)
+        w = self.workdir
+        reports = report_commands([self.memray_py, "-m", "memray"], self.ours_memray, cm, co, w)
+        rounds = max(1, min(self.rounds, 3))
+        for name in ("stats", "tree", "flamegraph", "flamegraph --leaks", "table", "transform csv",
+                     "transform folded"):
+            mcmd, ocmd = reports[name]
+            memray, (ours_t, ours_r) = measure_pair(mcmd, ocmd, w, rounds, rounds)
+            if memray:
+                mem_t, mem_r = memray
                 self.out(f"| {name} | {mem_t:.3f} | {ours_t:.3f} | {mem_t / ours_t:.1f}x "
-                         f"| {fmt_bytes(statistics.median(mr))} | {fmt_bytes(statistics.median(orr))} |")
+                         f"| {fmt_bytes(mem_r)} | {fmt_bytes(ours_r)} |")
             else:
-                self.out(f"| {name} | — | {ours_t:.3f} | — | — | {fmt_bytes(statistics.median(orr))} |")
+                self.out(f"| {name} | — | {ours_t:.3f} | — | — | {fmt_bytes(ours_r)} |")
         self.out()
 
 
