@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 
 use memray_format::analysis::live::{connect_loopback, Live};
 
-type Frame = (String, String, u32);
+use crate::reader::{python_stack, Frame};
 /// Memray's record tuple, as `CaptureReader` hands them out.
 type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
 
@@ -102,16 +102,7 @@ impl LiveReader {
     ) -> Vec<Frame> {
         let live = self.live();
         let data = live.lock();
-        let frames = match max_stacks {
-            None if skip_main => data.visible_frames(stack, tid),
-            _ => data.defs.frames(stack).collect(),
-        };
-        let n = max_stacks.unwrap_or(usize::MAX);
-        frames
-            .into_iter()
-            .take(n)
-            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
-            .collect()
+        python_stack(&data.defs, &data.header, stack, tid, max_stacks, skip_main)
     }
 
     fn thread_name(&self, tid: u32) -> String {

@@ -11,7 +11,47 @@ use memray_format::analysis::stats::{self, location_name};
 use memray_format::analysis::{analyze, Analysis, ReplayOptions, Snapshot};
 use memray_format::Capture;
 
-type Frame = (String, String, u32);
+pub(crate) type Frame = (String, String, u32);
+
+/// Frames as Python's (function, filename, line) tuples, at most `max_stacks` of them.
+pub(crate) fn frame_tuples<'a>(
+    frames: impl IntoIterator<Item = memray_format::analysis::Frame<'a>>,
+    max_stacks: Option<usize>,
+) -> Vec<Frame> {
+    frames
+        .into_iter()
+        .take(max_stacks.unwrap_or(usize::MAX))
+        .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
+        .collect()
+}
+
+/// The Python frames of `stack` on `tid`, innermost first. Without `max_stacks`, the main
+/// thread's frames that belong to whoever started tracking are left out (Memray's rule); with
+/// it, the first `max_stacks` frames are returned and nothing is left out. `skip_main=False`
+/// never leaves anything out (Memray's hybrid stacks of captures without native frames).
+pub(crate) fn python_stack(
+    defs: &memray_format::analysis::Definitions,
+    header: &memray_format::Header,
+    stack: u32,
+    tid: u32,
+    max_stacks: Option<usize>,
+    skip_main: bool,
+) -> Vec<Frame> {
+    match max_stacks {
+        None if skip_main => frame_tuples(
+            memray_format::analysis::frames::visible_frames_in(
+                defs,
+                header.main_thread_id,
+                header.main_thread_skipped_frames,
+                stack,
+                0,
+                tid,
+            ),
+            None,
+        ),
+        _ => frame_tuples(defs.frames(stack), max_stacks),
+    }
+}
 /// (tid, allocator, stack id, native stack id, native segment generation): Memray's
 /// temporal record tuple.
 type TemporalKey = (u32, u8, u32, u32, u32);
@@ -320,10 +360,7 @@ impl CaptureReader {
         })
     }
 
-    /// The frames of a stack, innermost first. Without `max_stacks`, the main thread's frames
-    /// that belong to whoever started tracking are left out (Memray's rule); with it, the first
-    /// `max_stacks` frames are returned and nothing is left out. `skip_main=False` never leaves
-    /// anything out (Memray's hybrid stacks of captures without native frames).
+    /// The Python frames of a stack, innermost first (see [`python_stack`]).
     #[pyo3(signature = (stack, tid, max_stacks=None, skip_main=true))]
     fn stack(
         &self,
@@ -333,16 +370,7 @@ impl CaptureReader {
         skip_main: bool,
     ) -> Vec<Frame> {
         let a = &self.analysis;
-        let frames = match max_stacks {
-            // The reports' rule for the main thread's hidden outer frames, in one place.
-            None if skip_main => memray_format::analysis::frames::visible_frames(a, stack, 0, tid),
-            _ => a.defs.frames(stack).collect(),
-        };
-        frames
-            .into_iter()
-            .take(max_stacks.unwrap_or(usize::MAX))
-            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
-            .collect()
+        python_stack(&a.defs, &a.header, stack, tid, max_stacks, skip_main)
     }
 
     /// The frames of native stack `native`, innermost first: those of its first `max_stacks`
@@ -368,16 +396,13 @@ impl CaptureReader {
         max_stacks: Option<usize>,
     ) -> Vec<Frame> {
         let a = &self.analysis;
-        let frames = if native == 0 {
-            a.defs.frames(stack).collect()
-        } else {
-            memray_format::analysis::frames::visible_frames(a, stack, native, tid)
-        };
-        frames
-            .into_iter()
-            .take(max_stacks.unwrap_or(usize::MAX))
-            .map(|f| (f.function.to_string(), f.filename.to_string(), f.line))
-            .collect()
+        if native == 0 {
+            return frame_tuples(a.defs.frames(stack), max_stacks);
+        }
+        frame_tuples(
+            memray_format::analysis::frames::visible_frames(a, stack, native, tid),
+            max_stacks,
+        )
     }
 
     fn thread_name(&self, tid: u32) -> String {

@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use super::replay::LocKey;
+use super::temporary::find_allocation;
 use crate::chunk::{decode_records, Chunk, ChunkHeader, Record};
 use crate::error::Result;
 use crate::records::{AllocatorType, Event, MemorySample};
@@ -169,12 +170,7 @@ struct Pass {
 impl Pass {
     #[inline]
     fn loc(&mut self, e: &Event) -> u32 {
-        let key = LocKey {
-            thread: e.thread,
-            allocator: e.allocator,
-            stack: e.stack,
-            native_stack: e.native_stack,
-        };
+        let key = LocKey::of(e);
         let slot = (e.stack
             ^ e.native_stack.rotate_left(7)
             ^ e.thread.rotate_left(13)
@@ -355,12 +351,7 @@ impl Pass {
             recent.truncate(window);
             return;
         }
-        let ranged = e.allocator == AllocatorType::Munmap;
-        let hit = recent
-            .iter()
-            .find(|(addr, size, _)| *addr == e.address && (!ranged || *size == e.size))
-            .copied();
-        match hit {
+        match find_allocation(recent.iter(), e) {
             Some((address, size, loc)) => {
                 let temp = &mut self.out.temp;
                 let i = *self.found.entry(loc).or_insert_with(|| {
@@ -386,7 +377,7 @@ impl Pass {
                     thread: e.thread,
                     address: e.address,
                     size: e.size,
-                    ranged,
+                    ranged: e.allocator == AllocatorType::Munmap,
                     seen: recent.len(),
                 },
             )),

@@ -102,6 +102,7 @@ fn is_interpreter_source(file: &str) -> bool {
     let Some(stem) = file
         .strip_suffix(".c")
         .or_else(|| file.strip_suffix(".h"))
+        // Memray's pattern is `\.[c|h]$`, a class that also takes a literal `|`.
         .or_else(|| file.strip_suffix(".|"))
     else {
         return false;

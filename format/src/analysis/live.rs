@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::definitions::{Definitions, Frame};
-use super::frames::visible_frames_in;
+use super::definitions::Definitions;
 use super::functions::{by_function_in, FunctionRow};
 use super::replay::{Replay, ReplayOptions};
 use super::snapshot::{live_now, Aggregate};
@@ -148,19 +147,6 @@ impl LiveData {
     /// allocation (Memray's snapshot records).
     pub fn snapshot(&self, merge_threads: bool) -> Vec<Aggregate> {
         live_now(self.replay.locations(), merge_threads)
-    }
-
-    /// The frames of a stack, innermost first, without the main thread's frames that belong to
-    /// whoever started tracking.
-    pub fn visible_frames(&self, stack: u32, thread: u32) -> Vec<Frame<'_>> {
-        visible_frames_in(
-            &self.defs,
-            self.header.main_thread_id,
-            self.header.main_thread_skipped_frames,
-            stack,
-            0,
-            thread,
-        )
     }
 
     /// Memory by function (own, total, count) over `groups` (from [`Self::snapshot`], now or

@@ -25,6 +25,19 @@ pub struct LocKey {
     pub native_stack: u32,
 }
 
+impl LocKey {
+    /// The location of an allocation event.
+    #[inline]
+    pub fn of(e: &Event) -> LocKey {
+        LocKey {
+            thread: e.thread,
+            allocator: e.allocator,
+            stack: e.stack,
+            native_stack: e.native_stack,
+        }
+    }
+}
+
 /// Per-location figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocStats {
@@ -262,12 +275,7 @@ impl Replay {
     }
 
     fn loc_index(&mut self, e: &Event) -> u32 {
-        let key = LocKey {
-            thread: e.thread,
-            allocator: e.allocator,
-            stack: e.stack,
-            native_stack: e.native_stack,
-        };
+        let key = LocKey::of(e);
         self.loc_index_key(key, e.address)
     }
 

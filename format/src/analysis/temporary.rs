@@ -27,6 +27,33 @@ pub struct TemporaryFinder {
     found: Vec<TemporaryAt>,
 }
 
+/// The most recent of `recent` ((address, size, location), newest first) that deallocation `e`
+/// frees: the same address and, for `munmap`, the same length.
+#[inline]
+pub(super) fn find_allocation<'a, T: Copy + 'a>(
+    recent: impl Iterator<Item = &'a (u64, u64, T)>,
+    e: &Event,
+) -> Option<(u64, u64, T)> {
+    find_match(
+        recent,
+        e.address,
+        e.size,
+        e.allocator == AllocatorType::Munmap,
+    )
+}
+
+#[inline]
+fn find_match<'a, T: Copy + 'a>(
+    mut recent: impl Iterator<Item = &'a (u64, u64, T)>,
+    address: u64,
+    size: u64,
+    ranged: bool,
+) -> Option<(u64, u64, T)> {
+    recent
+        .find(|(addr, sz, _)| *addr == address && (!ranged || *sz == size))
+        .copied()
+}
+
 impl TemporaryFinder {
     pub fn new(threshold: usize) -> Self {
         TemporaryFinder {
@@ -41,25 +68,11 @@ impl TemporaryFinder {
     pub fn event(&mut self, e: &Event) {
         let recent = self.recent.entry(e.thread).or_default();
         if !e.allocator.is_deallocator() {
-            recent.push_front((
-                e.address,
-                e.size,
-                LocKey {
-                    thread: e.thread,
-                    allocator: e.allocator,
-                    stack: e.stack,
-                    native_stack: e.native_stack,
-                },
-            ));
+            recent.push_front((e.address, e.size, LocKey::of(e)));
             recent.truncate(self.window);
             return;
         }
-        let ranged = e.allocator == AllocatorType::Munmap;
-        let hit = recent
-            .iter()
-            .find(|(addr, size, _)| *addr == e.address && (!ranged || *size == e.size))
-            .copied();
-        if let Some((address, size, key)) = hit {
+        if let Some((address, size, key)) = find_allocation(recent.iter(), e) {
             self.add_found(key, address, size, 1);
         }
     }
@@ -76,12 +89,12 @@ impl TemporaryFinder {
         seen: usize,
     ) -> Option<(u64, u64, LocKey)> {
         let reach = self.window.saturating_sub(seen);
-        self.recent
-            .get(&thread)?
-            .iter()
-            .take(reach)
-            .find(|(addr, sz, _)| *addr == address && (!ranged || *sz == size))
-            .copied()
+        find_match(
+            self.recent.get(&thread)?.iter().take(reach),
+            address,
+            size,
+            ranged,
+        )
     }
 
     /// Counts `count` temporary allocations of `bytes` at `key`; `address` is the first one's.
