@@ -5,19 +5,26 @@
 #   make install  build (release) and install the `memray` package and all memray-* programs
 #                 into the active virtualenv, or into ./.venv when none is active
 #   make bench    side-by-side benchmarks against Memray (see bench/)
+#   make test-versions   the Python end-to-end suite on every supported CPython (PYTHONS=...)
+#
+# PYTHON=/path/to/python3.X builds, installs, tests and benchmarks with that interpreter, in its
+# own virtualenv .venvs/<version> (the default python3 uses ./.venv).
 
 SHELL := /bin/bash
 PYTHON ?= python3
 ifdef VIRTUAL_ENV
 VENV := $(VIRTUAL_ENV)
-else
+else ifeq ($(PYTHON),python3)
 VENV := $(CURDIR)/.venv
+else
+VENV := $(CURDIR)/.venvs/$(shell $(PYTHON) -c "import platform; print(platform.python_version())")
 endif
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python lint bench man clean
+.PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python \
+	test-versions python313 lint bench man clean
 
 all: install
 
@@ -108,6 +115,18 @@ test-python: install node-tools browser tmux
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
 		$(VPY) -m pytest -q tests
 
+# The interpreters `make test-versions` runs the end-to-end suite on (scripts/find-python.sh
+# says how a name is found): pyenv's 3.9 to 3.13, and a 3.13 built from Debian's source package
+# (the newest patch release these machines can have), which `make python313` builds once per
+# machine into ~/.cache/memray-rs.
+PYTHONS ?= 3.9 3.10 3.11 3.12 3.13 3.13-debian
+
+python313:
+	@scripts/build-python313.sh >/dev/null
+
+test-versions: $(if $(filter 3.13-debian,$(PYTHONS)),python313)
+	@scripts/test-versions.sh $(PYTHONS)
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -116,7 +135,7 @@ man:
 	$(CARGO) run --quiet -p memray-tools --bin gen-man -- man
 
 bench: install
-	$(MAKE) -C bench bench
+	$(MAKE) -C bench bench VENV=$(VENV) PYTHON=$(VPY)
 
 clean:
 	$(CARGO) clean

@@ -11,7 +11,10 @@
   (bench/native_stacks.py under --native), which every report must symbolize and merge.
 
 Writes a Markdown report to stdout and, when every section ran, to results/latest.md
-(--sections picks some: `make bench BENCH_ARGS="--sections reports"`).
+(--sections picks some: `make bench BENCH_ARGS="--sections reports"`); the overhead section
+alone goes to results/overhead-python<version>.md, for the interpreter the benchmark ran on
+(`make bench PYTHON=/path/to/python3.12 BENCH_ARGS="--sections overhead --modes default
+trace-python-allocators"`).
 """
 
 import argparse
@@ -130,7 +133,8 @@ def geomean(xs):
 
 
 class Bench:
-    def __init__(self, ours, memray, rounds, workdir, only):
+    def __init__(self, ours, memray, rounds, workdir, only, modes):
+        self.modes = modes
         self.ours_py = Path(ours) / "bin" / "python"
         self.ours_memray = Path(ours) / "bin" / "memray"
         self.memray_py = Path(memray) / "bin" / "python"
@@ -176,7 +180,7 @@ class Bench:
         if self.only:
             workloads = [w for w in workloads if w in self.only]
         results = {}
-        for mode in MODES:
+        for mode in self.modes:
             for w in workloads:
                 cmds = self.commands(w, mode)
                 times = {k: [] for k in cmds}
@@ -201,7 +205,7 @@ class Bench:
         return workloads, results
 
     def report_overhead(self, workloads, results):
-        for mode in MODES:
+        for mode in self.modes:
             self.out(f"### Tracking overhead: {mode} mode")
             self.out()
             self.out("| workload | bare (s) | Memray (s) | ours (s) | Memray ratio | ours ratio | Memray capture | ours capture | Memray peak RSS | ours peak RSS |")
@@ -343,12 +347,14 @@ def main():
     p.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")))
     p.add_argument("--only", nargs="*", help="only these workload files")
     p.add_argument("--no-reports", action="store_true", help="skip the report-speed and native tables")
+    p.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                   help="the tracking modes the overhead section measures")
     p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                    help="run only these sections (results/latest.md is written only when all run)")
     args = p.parse_args()
     sections = set(args.sections) - ({"reports", "native"} if args.no_reports else set())
     workdir = Path(tempfile.mkdtemp(prefix="memray-bench-"))
-    b = Bench(args.ours, args.memray, args.rounds, workdir, args.only)
+    b = Bench(args.ours, args.memray, args.rounds, workdir, args.only, args.modes)
     mv, ov, cpu = b.versions()
     b.out("## memray (Rust) vs Memray: benchmark results")
     b.out()
@@ -365,9 +371,13 @@ def main():
     if "native" in sections:
         b.report_native()
     shutil.rmtree(workdir, ignore_errors=True)
-    if sections == set(SECTIONS):
-        (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results").mkdir(exist_ok=True)
+    if sections == set(SECTIONS) and args.modes == list(MODES):
         (HERE / "results" / "latest.md").write_text("\n".join(b.lines) + "\n")
+    elif sections == {"overhead"}:
+        # The overhead tables of one interpreter version (make bench PYTHON=... BENCH_ARGS=...).
+        name = f"overhead-python{platform.python_version()}.md"
+        (HERE / "results" / name).write_text("\n".join(b.lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,27 +1,52 @@
-//! Compiles the interpreter-version seam (csrc/python311.c) against the target interpreter's
-//! headers, found through the same Python that pyo3 builds for, and the libunwind shim
-//! (csrc/unwind.c).
+//! Compiles the interpreter seam against the target interpreter's own headers, found through
+//! the same Python that pyo3 builds for: `csrc/common.c` plus the one frame-reading module of
+//! that interpreter's version family (`csrc/frames_py39.c` for 3.9–3.10, `frames_py311.c` for
+//! 3.11, `frames_py312.c` for 3.12–3.13). An interpreter outside those families stops the build
+//! with one line saying so. Also builds the libunwind shim (`csrc/unwind.c`).
 
 use std::process::Command;
+
+/// (first minor, last minor, module) of each version family of CPython 3.
+const FAMILIES: &[(u32, u32, &str)] = &[
+    (9, 10, "csrc/frames_py39.c"),
+    (11, 11, "csrc/frames_py311.c"),
+    (12, 13, "csrc/frames_py312.c"),
+];
 
 fn main() {
     let python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
         .args([
             "-c",
-            "import sysconfig; print(sysconfig.get_paths()['include'])",
+            "import sys, sysconfig; print(sysconfig.get_paths()['include']); \
+             print(sys.implementation.name, *sys.version_info[:2])",
         ])
         .output()
-        .expect("running python to find its include directory");
-    assert!(
-        out.status.success(),
-        "python could not report its include directory"
-    );
-    let include = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    println!("cargo:rerun-if-changed=csrc/python311.c");
+        .unwrap_or_else(|e| fail(&format!("could not run {python}: {e}")));
+    if !out.status.success() {
+        fail(&format!("{python} could not report its include directory"));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let include = lines.next().unwrap_or_default().trim().to_string();
+    let version: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let (implementation, major, minor) = match version.as_slice() {
+        [i, ma, mi] => (*i, ma.parse::<u32>().unwrap_or(0), mi.parse::<u32>().unwrap_or(0)),
+        _ => fail(&format!("{python} did not report its version")),
+    };
+    let Some(&(_, _, family)) = FAMILIES
+        .iter()
+        .find(|(lo, hi, _)| implementation == "cpython" && major == 3 && (*lo..=*hi).contains(&minor))
+    else {
+        fail(&format!(
+            "{implementation} {major}.{minor} is not supported: memray supports CPython 3.9 to 3.13"
+        ))
+    };
+    println!("cargo:rerun-if-changed=csrc");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     cc::Build::new()
-        .file("csrc/python311.c")
+        .file("csrc/common.c")
+        .file(family)
         .include(&include)
         .include(format!("{include}/internal"))
         .flag("-fPIC")
@@ -29,11 +54,16 @@ fn main() {
         .warnings(false)
         .compile("memray_python_seam");
     // Native unwinding (`--native`): libunwind, from Debian's libunwind-dev.
-    println!("cargo:rerun-if-changed=csrc/unwind.c");
     cc::Build::new()
         .file("csrc/unwind.c")
         .flag("-fPIC")
         .warnings(false)
         .compile("memray_unwind");
     println!("cargo:rustc-link-lib=dylib=unwind");
+}
+
+/// Stops the build with one clear line.
+fn fail(message: &str) -> ! {
+    eprintln!("error: memray: {message}");
+    std::process::exit(1);
 }

@@ -275,6 +275,13 @@ extern "C" fn finish_at_exit() {
 
 #[pymodule]
 fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    if let Some(built_for) = seam::version_mismatch() {
+        return Err(pyo3::exceptions::PyImportError::new_err(format!(
+            "memray._memray was built for CPython {built_for}, not for this interpreter ({}); \
+             reinstall memray with this interpreter",
+            Python::version_str()
+        )));
+    }
     hooks::resolve_real();
     tracker::init_thread_key();
     // SAFETY: registering plain extern "C" handlers.

@@ -1,5 +1,7 @@
-//! Safe wrappers over the interpreter-version seam (`csrc/python311.c`): the thread-local
-//! re-entrancy guard and thread words, and reading the calling thread's Python frames.
+//! Safe wrappers over the interpreter-version seam (`csrc/common.c` and the frame-reading module
+//! of the interpreter's version family, `csrc/frames_py*.c`, chosen by `build.rs`): the
+//! thread-local re-entrancy guard and thread words, reading the calling thread's Python frames,
+//! and learning of dead code objects.
 
 use std::ffi::c_void;
 
@@ -19,6 +21,24 @@ extern "C" {
     fn memray_code_filename(code: *mut c_void) -> *mut c_void;
     fn memray_code_firstlineno(code: *mut c_void) -> i32;
     fn memray_allocator_name() -> *const std::ffi::c_char;
+    fn memray_built_for() -> *const std::ffi::c_char;
+    fn memray_version_matches() -> i32;
+}
+
+/// None when the running interpreter is the version the seam was compiled for; else the
+/// "major.minor" it was compiled for.
+pub fn version_mismatch() -> Option<String> {
+    // SAFETY: both read static data only.
+    unsafe {
+        if memray_version_matches() != 0 {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(memray_built_for())
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
 }
 
 /// Held while the tracker works on this thread; allocations made meanwhile are not recorded.

@@ -5,7 +5,24 @@ capture file; ``FileReader`` reads one back; the ``memray`` command-line program
 into reports. Names are imported on first use, so ``memray run`` starts the program quickly.
 """
 
+import sys as _sys
+
 __version__ = "0.1.0"
+
+# The CPython versions the tracker knows how to read (one seam module per version family).
+_SUPPORTED_PYTHONS = ((3, 9), (3, 13))
+
+if not (_SUPPORTED_PYTHONS[0] <= _sys.version_info[:2] <= _SUPPORTED_PYTHONS[1]) or (
+    _sys.implementation.name != "cpython"
+):
+    raise ImportError(
+        "memray supports CPython {}.{} to {}.{}; this is {} {}.{}".format(
+            *_SUPPORTED_PYTHONS[0],
+            *_SUPPORTED_PYTHONS[1],
+            _sys.implementation.name,
+            *_sys.version_info[:2],
+        )
+    )
 
 _LAZY = {
     "Tracker": "memray._tracker",
