@@ -29,6 +29,17 @@ ORACLE = REPO.parent / "shared" / "bench" / "workloads" / "oracle.py"
 
 DEALLOCATORS = {AllocatorType.FREE, AllocatorType.MUNMAP, AllocatorType.PYMALLOC_FREE}
 
+# What differs between the CPython versions the suite runs on, as expectations.
+# PEP 709 (3.12): list, dict and set comprehensions run inline in the enclosing function, with
+# no frame of their own.
+INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
+
+
+def listcomp_function(enclosing: str) -> str:
+    """The function a list comprehension's allocations are attributed to: ``<listcomp>`` until
+    3.11, the enclosing function from 3.12."""
+    return enclosing if INLINED_COMPREHENSIONS else "<listcomp>"
+
 
 def program(name: str) -> str:
     """The path of one of the memray programs installed beside this interpreter."""

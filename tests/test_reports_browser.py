@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_ok, marks, memray_run, program, run, write
+from conftest import REPO, assert_ok, listcomp_function, marks, memray_run, program, run, write
 
 try:
     from selenium import webdriver
@@ -483,11 +483,12 @@ def test_table_sorts_and_filters(browser, app, capsys):
 
     first = rows()
     locations = [r[4] for r in first]
-    for expected in (label("<listcomp>", m["second"]), label("<listcomp>", m["first"]),
+    for expected in (label(listcomp_function("second_half"), m["second"]),
+                     label(listcomp_function("first_half"), m["first"]),
                      label("worker", m["worker"])):
         assert expected in locations, locations
     # Biggest first by default.
-    assert first[0][4] == label("<listcomp>", m["second"])
+    assert first[0][4] == label(listcomp_function("second_half"), m["second"])
     assert size_bytes() == sorted(size_bytes(), reverse=True)
 
     header("Size").click()

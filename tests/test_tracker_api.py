@@ -7,7 +7,7 @@ import pytest
 
 from memray import AllocatorType as A
 
-from conftest import Capture, child_env, marks, run_python, write
+from conftest import Capture, child_env, listcomp_function, marks, run_python, write
 
 
 def test_refuses_an_existing_file_unless_overwrite(tmp_path):
@@ -141,7 +141,7 @@ def test_python_allocator_malloc(tmp_path):
     assert cap.metadata.python_allocator == "malloc"
     # With PYTHONMALLOC=malloc every object goes to malloc: 10 bytearray objects (56 bytes)
     # and their 25-byte buffers (realloc of NULL).
-    hits = [(A(r.allocator), r.size) for r in cap.at(cap.allocs, "<listcomp>", m["small"])
+    hits = [(A(r.allocator), r.size) for r in cap.at(cap.allocs, listcomp_function("f"), m["small"])
             if r.size in (25, 56)]
     assert sorted(hits) == [(A.MALLOC, 56)] * 10 + [(A.REALLOC, 25)] * 10
 
