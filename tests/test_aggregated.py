@@ -40,7 +40,7 @@ def run_program(tmp_path, name, fmt):
     script = tmp_path / "prog.py"
     script.write_text(PROGRAM)
     out = tmp_path / name
-    subprocess.run([sys.executable, str(script), str(out), str(fmt)], check=True)
+    subprocess.run([sys.executable, str(script), str(out), str(int(fmt))], check=True)
     return out
 
 

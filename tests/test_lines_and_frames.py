@@ -239,3 +239,53 @@ def test_very_deep_stack_is_complete(tmp_path):
     (rec,) = cap.sized(cap.allocs, 290_001)
     assert cap.short_stack(rec) == [("down", "prog.py", m["leaf"])] + \
         [("down", "prog.py", m["rec"])] * 1500 + [("<module>", "prog.py", m["call"])]
+
+
+def test_python_called_back_from_c(tmp_path):
+    """Python code that C code calls back (map, sorted's key, a generator drained by list(),
+    a __hash__ called by a dict) runs in interpreter-loop activations of its own; from 3.12 each
+    one starts with a C-stack shim frame inside the chain. The stacks go straight through: no
+    shim, no frame lost, every line that of the call."""
+    script = write(tmp_path / "prog.py", """
+        import sys
+        import memray
+
+        KEEP = []
+
+        def mapped(n):
+            return bytearray(n)  # @mapped
+
+        def key(n):
+            KEEP.append(bytearray(n + 1))  # @key
+            return n
+
+        def gen(n):
+            yield bytearray(n)  # @gen
+
+        class Hashed:
+            def __hash__(self):
+                KEEP.append(bytearray(311_000))  # @hash
+                return 1
+
+        def caller():
+            KEEP.extend(map(mapped, [308_000]))  # @call_map
+            KEEP.append(sorted([309_000], key=key))  # @call_sorted
+            KEEP.extend(list(gen(310_000)))  # @call_gen
+            KEEP.append({Hashed(): 1})  # @call_hash
+
+        with memray.Tracker(sys.argv[1]):
+            caller()  # @main
+    """)
+    m = marks(script)
+    run_python(script, "out.bin")
+    cap = Capture(tmp_path / "out.bin")
+    for size, leaf, call in [(308_001, ("mapped", "mapped"), "call_map"),
+                             (309_002, ("key", "key"), "call_sorted"),
+                             (310_001, ("gen", "gen"), "call_gen"),
+                             (311_001, ("__hash__", "hash"), "call_hash")]:
+        (rec,) = cap.sized(cap.allocs, size)
+        assert cap.short_stack(rec) == [
+            (leaf[0], "prog.py", m[leaf[1]]),
+            ("caller", "prog.py", m[call]),
+            ("<module>", "prog.py", m["main"]),
+        ], size

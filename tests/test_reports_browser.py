@@ -106,7 +106,10 @@ EVIL_FN = {fn!r}
 SOURCE = "def f():\\n    return bytearray(2_000_000)\\n"
 code = compile(SOURCE, {file!r}, "exec")
 f_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-f_code = f_code.replace(co_name=EVIL_FN, co_qualname=EVIL_FN)
+names = {{"co_name": EVIL_FN}}
+if sys.version_info >= (3, 11):
+    names["co_qualname"] = EVIL_FN
+f_code = f_code.replace(**names)
 evil = types.FunctionType(f_code, globals(), EVIL_FN)
 
 KEEP = [evil()]
