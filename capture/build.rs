@@ -29,15 +29,22 @@ fn main() {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let include = lines.next().unwrap_or_default().trim().to_string();
-    let version: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let version: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     let (implementation, major, minor) = match version.as_slice() {
-        [i, ma, mi] => (*i, ma.parse::<u32>().unwrap_or(0), mi.parse::<u32>().unwrap_or(0)),
+        [i, ma, mi] => (
+            *i,
+            ma.parse::<u32>().unwrap_or(0),
+            mi.parse::<u32>().unwrap_or(0),
+        ),
         _ => fail(&format!("{python} did not report its version")),
     };
-    let Some(&(_, _, family)) = FAMILIES
-        .iter()
-        .find(|(lo, hi, _)| implementation == "cpython" && major == 3 && (*lo..=*hi).contains(&minor))
-    else {
+    let Some(&(_, _, family)) = FAMILIES.iter().find(|(lo, hi, _)| {
+        implementation == "cpython" && major == 3 && (*lo..=*hi).contains(&minor)
+    }) else {
         fail(&format!(
             "{implementation} {major}.{minor} is not supported: memray supports CPython 3.9 to 3.13"
         ))

@@ -9,10 +9,14 @@ cd "$(dirname "$0")/.."
 mkdir -p .venvs/logs
 summary=()
 status=0
+total_passed=0
+total_failed=0
+total_skipped=0
 for name in "$@"; do
     py=$(scripts/find-python.sh "$name")
     if [ -z "$py" ]; then
         summary+=("$name: absent")
+        total_failed=$((total_failed + 1))
         status=1
         continue
     fi
@@ -32,6 +36,9 @@ for name in "$@"; do
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         failed=1 # the build or the run itself failed
     fi
+    total_passed=$((total_passed + passed))
+    total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + skipped))
     line="$version: $passed passed, $failed failed, $skipped skipped"
     echo "$line (${secs}s)"
     summary+=("$line")
@@ -43,4 +50,5 @@ done
 echo
 echo "== CPython versions"
 printf '%s\n' "${summary[@]}"
+echo "versions: $total_passed passed, $total_failed failed, $total_skipped skipped"
 exit $status
