@@ -2,7 +2,8 @@
 //! the same Python that pyo3 builds for: `csrc/common.c` plus the one frame-reading module of
 //! that interpreter's version family (`csrc/frames_py39.c` for 3.9–3.10, `frames_py311.c` for
 //! 3.11, `frames_py312.c` for 3.12–3.13). An interpreter outside those families stops the build
-//! with one line saying so. Also builds the libunwind shim (`csrc/unwind.c`).
+//! with one line saying so. Also builds the libunwind shim (`csrc/unwind.c`) and the `dlopen`
+//! hook's entry point (`csrc/caller.c`).
 
 use std::process::Command;
 
@@ -67,6 +68,11 @@ fn main() {
         .warnings(false)
         .compile("memray_unwind");
     println!("cargo:rustc-link-lib=dylib=unwind");
+    // The dlopen hook's entry point, which needs its caller's address.
+    cc::Build::new()
+        .file("csrc/caller.c")
+        .flag("-fPIC")
+        .compile("memray_caller");
 }
 
 /// Stops the build with one clear line.

@@ -178,8 +178,35 @@ extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
     real!(MUNMAP as extern "C" fn(*mut c_void, usize) -> c_int)(addr, len)
 }
 
-extern "C" fn dlopen(name: *const c_char, flags: c_int) -> *mut c_void {
-    let h = real!(DLOPEN as extern "C" fn(*const c_char, c_int) -> *mut c_void)(name, flags);
+extern "C" {
+    /// The `dlopen` hook (csrc/caller.c): calls [`memray_dlopen_from`] with its caller.
+    fn memray_dlopen_hook(name: *const c_char, flags: c_int) -> *mut c_void;
+}
+
+/// `dlopen` called from `caller`: a bare name is looked up with the caller's search path (see
+/// `dlopen_path`), as it would be without the tracker in between.
+#[no_mangle]
+extern "C" fn memray_dlopen_from(
+    name: *const c_char,
+    flags: c_int,
+    caller: *const c_void,
+) -> *mut c_void {
+    let real = real!(DLOPEN as extern "C" fn(*const c_char, c_int) -> *mut c_void);
+    let resolved = if name.is_null() {
+        None
+    } else {
+        // SAFETY: dlopen's argument is a NUL-terminated string.
+        let bare = unsafe { CStr::from_ptr(name) };
+        crate::dlopen_path::resolve(bare, caller as usize).filter(|_| {
+            // A library already loaded under this name (or soname) is the linker's answer.
+            let loaded = real(name, libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+            if !loaded.is_null() {
+                real!(DLCLOSE as extern "C" fn(*mut c_void) -> c_int)(loaded);
+            }
+            loaded.is_null()
+        })
+    };
+    let h = real(resolved.as_ref().map_or(name, |p| p.as_ptr()), flags);
     if !h.is_null() && ACTIVE.load(Relaxed) {
         // The new library (and whatever it pulled in) must be hooked too.
         install_got();
@@ -245,7 +272,7 @@ fn hook_table() -> Vec<(&'static CStr, usize)> {
         mmap as *const () as usize,
         mmap64 as *const () as usize,
         munmap as *const () as usize,
-        dlopen as *const () as usize,
+        memray_dlopen_hook as *const () as usize,
         dlclose as *const () as usize,
         prctl as *const () as usize,
         exit_now as *const () as usize,

@@ -2,8 +2,10 @@
 //! destination, writes the header, rewrites the GOTs (and, if asked, wraps the Python
 //! allocators) and starts the RSS sampler; stopping undoes all of it and writes the footer.
 
+mod dlopen_path;
 mod got;
 mod hooks;
+mod journal;
 mod live_reader;
 mod lock;
 mod native;

@@ -19,8 +19,9 @@ pub static NATIVE: AtomicBool = AtomicBool::new(false);
 /// The executable segment of this library: return addresses inside it are the tracker's own.
 static OWN_START: AtomicUsize = AtomicUsize::new(0);
 static OWN_END: AtomicUsize = AtomicUsize::new(0);
-/// Deepest native stack recorded; deeper stacks keep their innermost frames.
-pub const MAX_DEPTH: usize = 1024;
+/// Deepest native stack recorded (Memray keeps a little over 2,048 frames); a deeper stack keeps
+/// its innermost frames.
+pub const MAX_DEPTH: usize = 65_536;
 
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;

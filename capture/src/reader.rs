@@ -65,11 +65,35 @@ type LifetimeMap = rustc_hash::FxHashMap<(u32, Option<u32>), (u64, u64)>;
 /// (tid, address, size, allocator, stack id, n_allocations, native stack id, native segment
 /// generation), Memray's record tuple.
 type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
+/// A record of `all_records`: a [`RecordTuple`] and the id of its thread's name at that moment
+/// (see [`NamesOverTime`]; 0 when no name was recorded yet).
+type EventTuple = (u32, u64, u64, u8, u32, u64, u32, u32, u32);
+
+/// Thread names as they change along the capture: every name record gets an id (from 1), and
+/// each thread's current one is known at every event.
+#[derive(Default)]
+struct NamesOverTime {
+    current: rustc_hash::FxHashMap<u32, u32>,
+    all: Vec<String>,
+}
+
+impl NamesOverTime {
+    fn set(&mut self, t: &memray_format::ThreadName) {
+        self.all.push(t.name.clone());
+        self.current.insert(t.thread, self.all.len() as u32);
+    }
+
+    fn version(&self, thread: u32) -> u32 {
+        self.current.get(&thread).copied().unwrap_or(0)
+    }
+}
 
 #[pyclass(name = "CaptureReader", module = "memray._memray", frozen)]
 pub struct CaptureReader {
     path: String,
     analysis: Analysis,
+    /// The names [`EventTuple`]s refer to, from the last `all_records`.
+    names_over_time: std::sync::Mutex<Vec<String>>,
 }
 
 fn os_error(e: impl std::fmt::Display) -> PyErr {
@@ -288,7 +312,11 @@ impl CaptureReader {
     #[new]
     fn new(py: Python<'_>, path: String) -> PyResult<Self> {
         let analysis = analyze_path(py, &path, ReplayOptions::default())?;
-        Ok(CaptureReader { path, analysis })
+        Ok(CaptureReader {
+            path,
+            analysis,
+            names_over_time: Default::default(),
+        })
     }
 
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -334,15 +362,21 @@ impl CaptureReader {
     }
 
     /// Every allocation and deallocation event, in order.
-    fn all_records(&self, py: Python<'_>) -> PyResult<Vec<RecordTuple>> {
+    fn all_records(&self, py: Python<'_>) -> PyResult<Vec<EventTuple>> {
         self.refuse_aggregated("Can't get all allocations from a pre-aggregated capture file.")?;
         let path = self.path.clone();
         py.detach(move || {
             let mut c = open_capture(&path)?;
             let mut out = Vec::new();
+            let mut names = NamesOverTime::default();
             c.for_each_chunk(|chunk| {
-                out.extend(chunk.events.iter().map(|e| {
-                    (
+                let mut next_name = 0;
+                for (i, e) in chunk.events.iter().enumerate() {
+                    while chunk.thread_name_at.get(next_name) == Some(&(i as u32)) {
+                        names.set(&chunk.thread_names[next_name]);
+                        next_name += 1;
+                    }
+                    out.push((
                         e.thread,
                         e.address,
                         e.size,
@@ -351,11 +385,19 @@ impl CaptureReader {
                         1,
                         e.native_stack,
                         0,
-                    )
-                }));
+                        names.version(e.thread),
+                    ));
+                }
+                for t in &chunk.thread_names[next_name..] {
+                    names.set(t);
+                }
                 Ok(())
             })
             .map_err(os_error)?;
+            *self
+                .names_over_time
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = names.all;
             Ok(out)
         })
     }
@@ -403,6 +445,15 @@ impl CaptureReader {
             memray_format::analysis::frames::visible_frames(a, stack, native, tid),
             max_stacks,
         )
+    }
+
+    /// The thread name with id `id` in the last `all_records` (see [`NamesOverTime`]).
+    fn thread_name_version(&self, id: u32) -> Option<String> {
+        let names = self
+            .names_over_time
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        names.get((id as usize).checked_sub(1)?).cloned()
     }
 
     fn thread_name(&self, tid: u32) -> String {

@@ -14,6 +14,7 @@ use memray_format::records::*;
 use memray_format::{Compression, RecordEncoder};
 use rustc_hash::FxHashMap;
 
+use crate::journal::Journal;
 use crate::lock::ForkSafeMutex;
 use crate::native::{self, NATIVE};
 use crate::seam::{self, Guard};
@@ -45,6 +46,16 @@ const CHUNK_SIZE: usize = 1 << 20;
 
 pub enum Sink {
     File(File),
+    /// A capture to a regular file: the journal (see `journal`) at the capture's path, and the
+    /// compressed capture written to `compressed`, an unnamed file in the same directory (or,
+    /// where the file system has none, one named `temp_name`), which takes the path when
+    /// tracking finishes.
+    Journaled {
+        journal: File,
+        compressed: File,
+        path: String,
+        temp_name: Option<String>,
+    },
     /// Live mode: the one client of a `SocketDestination`.
     Socket(std::net::TcpStream),
     Null,
@@ -53,7 +64,7 @@ pub enum Sink {
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Sink::File(f) => f.write(buf),
+            Sink::File(f) | Sink::Journaled { compressed: f, .. } => f.write(buf),
             Sink::Socket(s) => {
                 use std::os::fd::AsRawFd;
                 // MSG_NOSIGNAL: a client that went away is an error, never a SIGPIPE.
@@ -77,7 +88,7 @@ impl Write for Sink {
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Sink::File(f) => f.flush(),
+            Sink::File(f) | Sink::Journaled { compressed: f, .. } => f.flush(),
             Sink::Socket(_) | Sink::Null => Ok(()),
         }
     }
@@ -120,6 +131,9 @@ pub struct State {
     pub live: bool,
     /// In-process aggregation (see [`Options::aggregate`]).
     aggregated: Option<Replay>,
+    /// Every record, in the kernel's hands as soon as it is made (regular files only).
+    journal: Option<Journal>,
+    replacement: Option<Replacement>,
 }
 
 /// A thread's memory of its last stacks: frames root first, with the node each one produced.
@@ -264,13 +278,16 @@ pub fn wait_for_client(
 }
 
 /// Opens the capture file (never following a symlink; refusing an existing file unless
-/// `overwrite`); `/dev/null` writes nothing.
+/// `overwrite`); `/dev/null` writes nothing. A regular file becomes a journal, with the
+/// compressed capture written beside it (see [`Sink::Journaled`]); anything else (a pipe, a
+/// device) receives the compressed capture directly.
 pub fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
     if path == "/dev/null" {
         return Ok(Sink::Null);
     }
     let mut o = OpenOptions::new();
-    o.write(true)
+    o.read(true)
+        .write(true)
         .mode(0o644)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW);
     if overwrite {
@@ -278,13 +295,146 @@ pub fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
     } else {
         o.create_new(true);
     }
-    o.open(path).map(Sink::File)
+    let journal = o.open(path)?;
+    if !journal.metadata()?.file_type().is_file() {
+        return Ok(Sink::File(journal));
+    }
+    let dir = dir_of(path);
+    let unnamed = OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(&dir);
+    let (compressed, temp_name) = match unnamed {
+        Ok(f) => (f, None),
+        Err(_) => {
+            let name = temp_name_in(&dir);
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(&name)?;
+            (f, Some(name))
+        }
+    };
+    Ok(Sink::Journaled {
+        journal,
+        compressed,
+        path: path.to_string(),
+        temp_name,
+    })
+}
+
+/// The directory a capture file is in.
+fn dir_of(path: &str) -> std::path::PathBuf {
+    match std::path::Path::new(path).parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+/// A short name for a file in `dir` that becomes the capture (the capture's own name may
+/// already be as long as names can be).
+fn temp_name_in(dir: &std::path::Path) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Relaxed);
+    dir.join(format!(".memray-{}-{n}.tmp", std::process::id()))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Puts the finished compressed capture at the capture's path, in place of the journal. Signals
+/// are held back meanwhile, so one that ends the process (a Pool terminating its workers) never
+/// leaves the capture under its temporary name: it is delivered once the rename is done.
+fn replace_journal(compressed: &File, path: &str, temp_name: Option<&str>) -> io::Result<()> {
+    // SAFETY: blocking every signal of this thread, then restoring its previous mask.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+    }
+    let result = link_in_place(compressed, path, temp_name);
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    result
+}
+
+fn link_in_place(compressed: &File, path: &str, temp_name: Option<&str>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let temp = match temp_name {
+        Some(name) => name.to_string(),
+        None => {
+            // An unnamed file gets a name through its /proc link, then takes the path.
+            let name = temp_name_in(&dir_of(path));
+            let from = std::ffi::CString::new(format!("/proc/self/fd/{}", compressed.as_raw_fd()))?;
+            let to = std::ffi::CString::new(name.as_str())?;
+            // SAFETY: two NUL-terminated paths.
+            let r = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    from.as_ptr(),
+                    libc::AT_FDCWD,
+                    to.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if r != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            name
+        }
+    };
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+/// The compressed capture that takes the journal's place at the end.
+struct Replacement {
+    compressed: File,
+    path: String,
+    temp_name: Option<String>,
+}
+
+impl Replacement {
+    fn put_in_place(&self) -> io::Result<()> {
+        replace_journal(&self.compressed, &self.path, self.temp_name.as_deref())
+    }
+
+    /// Tracking failed: the journal stays, the compressed capture goes.
+    fn discard(&self) {
+        if let Some(name) = &self.temp_name {
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 impl State {
     /// Writes the header to `sink` and starts the writer thread.
     pub fn create(options: Options, sink: Sink) -> io::Result<State> {
         let live = matches!(sink, Sink::Socket(_));
+        let (sink, journal, replacement) = match sink {
+            Sink::Journaled {
+                journal,
+                compressed,
+                path,
+                temp_name,
+            } => {
+                let header = memray_format::file_layout::encode_file_header(&options.header);
+                let journal = Journal::create(journal, &header)?;
+                let writer_side = compressed.try_clone()?;
+                let replacement = Replacement {
+                    compressed,
+                    path,
+                    temp_name,
+                };
+                (Sink::File(writer_side), Some(journal), Some(replacement))
+            }
+            other => (other, None, None),
+        };
         let aggregate = options.aggregate;
         let compression = if options.compress {
             Compression::Zstd(1)
@@ -309,6 +459,8 @@ impl State {
             failed: false,
             live,
             aggregated: aggregate.then(|| Replay::new(Default::default())),
+            journal,
+            replacement,
         };
         if native {
             native::init();
@@ -327,6 +479,7 @@ impl State {
         for img in native::loaded_images() {
             self.encoder.image(&img);
         }
+        self.commit();
     }
 
     /// After `dlopen`/`dlclose`: records the new set of objects; after an unload, also starts
@@ -355,10 +508,39 @@ impl State {
         }
     }
 
+    /// Copies the records made since the last commit into the journal.
+    #[inline]
+    fn commit(&mut self) {
+        if let Some(j) = &mut self.journal {
+            if let Err(e) = j.commit(self.encoder.pending()) {
+                self.journal_failed(e);
+            }
+        }
+    }
+
+    /// The journal could not grow (a full disk): the capture goes on without it (a kill then
+    /// loses the records not yet written by the writer thread).
+    fn journal_failed(&mut self, e: io::Error) {
+        eprintln!(
+            "memray: could not extend {}: {e}; records now reach it only as chunks are written",
+            self.options.path
+        );
+        self.journal = None;
+    }
+
     /// Hands the buffered records to the writer thread as a chunk.
     fn seal(&mut self) {
         let Some(w) = &self.writer else { return };
-        if let Some(chunk) = self.encoder.take_chunk(w.spare_buffer()) {
+        let spare = w.spare_buffer();
+        self.commit();
+        if let Some(chunk) = self.encoder.take_chunk(spare) {
+            if let Some(j) = &mut self.journal {
+                let next = self.encoder.bases();
+                if let Err(e) = j.seal(&chunk.payload, chunk.n_events, next) {
+                    self.journal_failed(e);
+                }
+            }
+            let Some(w) = &self.writer else { return };
             if let Err(e) = w.send(chunk) {
                 self.fail(e);
             }
@@ -379,6 +561,7 @@ impl State {
         }
         if !self.failed {
             self.encoder.event(e);
+            self.commit();
             self.seal_if_full();
         }
     }
@@ -389,6 +572,7 @@ impl State {
                 thread,
                 name: name.to_string(),
             });
+            self.commit();
             self.seal_if_full();
         }
     }
@@ -411,6 +595,7 @@ impl State {
                 time_ms: now_ms(),
                 rss,
             });
+            self.commit();
             self.seal_if_full();
         }
     }
@@ -445,9 +630,10 @@ impl State {
         });
     }
 
-    /// Hands everything buffered to the writer, so a kill loses as little as possible.
+    /// Hands everything buffered to the writer, so a kill loses as little as possible (with a
+    /// journal, nothing is at risk: records are in the file as they are made).
     pub fn sync(&mut self) {
-        if !self.failed {
+        if !self.failed && self.journal.is_none() {
             self.seal();
         }
         self.last_flush = Instant::now();
@@ -466,6 +652,9 @@ impl State {
         };
         if self.failed {
             writer.abandon();
+            if let Some(r) = self.replacement.take() {
+                r.discard();
+            }
             return Ok(());
         }
         let mut trailer = *self.encoder.totals();
@@ -475,7 +664,14 @@ impl State {
             // A live client that has gone away ends tracking, never the program.
             return Ok(());
         }
-        result
+        result?;
+        self.journal = None;
+        if let Some(r) = self.replacement.take() {
+            // The finished capture takes the journal's place; should that fail, the journal
+            // stays, a capture with every record (read as cut short).
+            r.put_in_place()?;
+        }
+        Ok(())
     }
 
     fn code_id(&mut self, code: *mut c_void) -> u32 {
@@ -629,6 +825,26 @@ impl State {
     }
 }
 
+/// Puts `errno` back as it was when dropped: recording (which may write, map or lock) must not
+/// change what the program sees after the call it made.
+struct KeepErrno(i32);
+
+impl KeepErrno {
+    #[inline]
+    fn new() -> KeepErrno {
+        // SAFETY: the calling thread's errno location is always valid.
+        KeepErrno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for KeepErrno {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
 /// Records an allocation made by the calling thread. Called from the hooks.
 #[inline]
 pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) {
@@ -638,6 +854,7 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
     let Some(_guard) = Guard::enter() else {
         return;
     };
+    let _errno = KeepErrno::new();
     let tid = current_tid();
     let mut cache = thread_cache();
     let native = NATIVE.load(Relaxed);
@@ -689,6 +906,7 @@ pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType
     let Some(_guard) = Guard::enter() else {
         return;
     };
+    let _errno = KeepErrno::new();
     let tid = current_tid();
     let mut st = STATE.lock();
     if let Some(state) = st.as_mut() {
@@ -711,6 +929,7 @@ pub fn record_thread_name(name: &str) {
     let Some(_guard) = Guard::enter() else {
         return;
     };
+    let _errno = KeepErrno::new();
     let tid = current_tid();
     if let Some(state) = STATE.lock().as_mut() {
         state.set_thread_name(tid, name);

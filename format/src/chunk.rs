@@ -13,6 +13,11 @@ pub const FLAG_LZ4: u8 = 1;
 pub const MAX_CHUNK_RAW_LEN: u32 = 64 << 20;
 
 pub const FLAG_ZSTD: u8 = 2;
+/// An *open* chunk (format version 2): the tracker's journal copy of the chunk it is filling,
+/// stored raw, whose `stored_len` grows record by record while `raw_len`, `n_events` and the
+/// checksum stay 0 until it is sealed (flags 0). Only an incomplete capture (the tracked process
+/// was killed) ends with one; readers take its first `stored_len` bytes as they are.
+pub const FLAG_OPEN: u8 = 4;
 
 // Control records (tag byte < 0x80).
 pub const TAG_THREAD: u8 = 0x01;
@@ -81,14 +86,11 @@ impl ChunkHeader {
         if b[0..4] != CHUNK_MAGIC {
             return Err(FormatError::corrupt(offset, "bad chunk magic"));
         }
-        if b[5..8] != [0, 0, 0]
-            || b[4] & !(FLAG_LZ4 | FLAG_ZSTD) != 0
-            || b[4] == FLAG_LZ4 | FLAG_ZSTD
-        {
+        if b[5..8] != [0, 0, 0] || !matches!(b[4], 0 | FLAG_LZ4 | FLAG_ZSTD | FLAG_OPEN) {
             return Err(FormatError::corrupt(offset, "unknown chunk flags"));
         }
         let w = |i: usize| u32::from_le_bytes(b[8 + 4 * i..12 + 4 * i].try_into().unwrap());
-        let h = ChunkHeader {
+        let mut h = ChunkHeader {
             flags: b[4],
             stored_len: w(0),
             raw_len: w(1),
@@ -98,10 +100,14 @@ impl ChunkHeader {
             native_base: w(5),
             crc32: w(6),
         };
+        if h.flags == FLAG_OPEN {
+            // Only the stored length is kept up to date while a chunk is open.
+            h.raw_len = h.stored_len;
+        }
         if h.raw_len > MAX_CHUNK_RAW_LEN || h.stored_len > MAX_CHUNK_RAW_LEN + 1024 {
             return Err(FormatError::corrupt(offset, "chunk length out of range"));
         }
-        if h.flags == 0 && h.stored_len != h.raw_len {
+        if matches!(h.flags, 0 | FLAG_OPEN) && h.stored_len != h.raw_len {
             return Err(FormatError::corrupt(offset, "chunk lengths disagree"));
         }
         Ok(h)
@@ -346,6 +352,9 @@ pub struct Chunk {
     /// Samples with the index (in `events`) of the first event after them.
     pub samples: Vec<(u32, MemorySample)>,
     pub thread_names: Vec<ThreadName>,
+    /// For each of `thread_names`, the index (in `events`) of the first event after it, so a
+    /// thread's name at each of its events is known (filled by [`decode_payload`] only).
+    pub thread_name_at: Vec<u32>,
     /// Image-map updates, with `None` meaning "forget all images recorded so far".
     pub images: Vec<Option<ImageMap>>,
     /// Aggregated captures: samples with the tracker's heap size, locations and totals.
@@ -388,7 +397,10 @@ pub fn decode_payload(h: &ChunkHeader, payload: &[u8], offset: u64) -> Result<Ch
     };
     decode_records(h, payload, offset, |r| match r {
         Record::Thread(_) => {}
-        Record::ThreadName(t) => chunk.thread_names.push(t),
+        Record::ThreadName(t) => {
+            chunk.thread_name_at.push(chunk.events.len() as u32);
+            chunk.thread_names.push(t);
+        }
         Record::Code(_, c) => chunk.codes.push(c),
         Record::Node(_, n) => chunk.nodes.push(n),
         Record::NativeNode(_, n) => chunk.native_nodes.push(n),
@@ -619,7 +631,8 @@ pub fn decode_records(
             _ => return Err(bad("unknown record tag")),
         }
     }
-    if n_events != u64::from(h.n_events) {
+    // An open chunk's header counts no events (see FLAG_OPEN).
+    if n_events != u64::from(h.n_events) && h.flags != FLAG_OPEN {
         return Err(bad("chunk event count disagrees with its header"));
     }
     Ok(())

@@ -16,7 +16,7 @@ pub enum FormatError {
     #[error("not a memray capture (wrong magic number)")]
     BadMagic,
     #[error(
-        "unsupported capture format version {found} (this reader supports version {supported})"
+        "unsupported capture format version {found} (this reader supports versions 1 to {supported})"
     )]
     UnsupportedVersion { found: u16, supported: u16 },
     #[error("the capture is truncated at byte {offset}")]

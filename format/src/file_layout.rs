@@ -6,7 +6,10 @@ use crate::records::{FileFormat, Header, Trailer};
 use crate::varint::{put_bytes, put_u64, Cursor};
 
 pub const FILE_MAGIC: [u8; 8] = *b"MEMRAYRS";
-pub const FORMAT_VERSION: u16 = 1;
+/// The version written. Version 2 added open chunks (`FLAG_OPEN`); a version-1 file is a valid
+/// version-2 file without them, so both are read.
+pub const FORMAT_VERSION: u16 = 2;
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// magic (8) + version (2) + reserved (2) + header body length (4).
 pub const FILE_PREFIX_LEN: usize = 16;
 pub const FOOTER_MAGIC: [u8; 4] = *b"MRIX";
@@ -69,7 +72,7 @@ pub fn decode_file_prefix(b: &[u8]) -> Result<u32> {
         });
     }
     let version = u16::from_le_bytes([b[8], b[9]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(FormatError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,

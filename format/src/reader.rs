@@ -10,7 +10,8 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::chunk::{
-    decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4, FLAG_ZSTD,
+    decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4, FLAG_OPEN,
+    FLAG_ZSTD,
 };
 use crate::error::{FormatError, Result};
 use crate::file_layout::*;
@@ -48,7 +49,7 @@ pub struct CaptureFile {
 
 /// Checks a chunk's stored bytes against its checksum and decompresses them.
 pub(crate) fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
-    if crc32fast::hash(stored) != h.crc32 {
+    if h.flags != FLAG_OPEN && crc32fast::hash(stored) != h.crc32 {
         return Err(FormatError::corrupt(offset, "chunk checksum mismatch"));
     }
     let n = h.raw_len as usize;
@@ -240,6 +241,17 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
         let Some(stored) = at.get(CHUNK_HEADER_LEN..end) else {
             break;
         };
+        if header.flags == FLAG_OPEN {
+            // The journal's last chunk, left open by a killed process: its records as far as
+            // they were committed, counted here (its header does not count them).
+            if let Some(header) = count_open_chunk(header, stored, off) {
+                out.push(ChunkLoc {
+                    offset: off,
+                    header,
+                });
+            }
+            break;
+        }
         if crc32fast::hash(stored) != header.crc32 {
             break;
         }
@@ -250,6 +262,23 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
         off += end as u64;
     }
     out
+}
+
+/// An open chunk's header with its event count filled in; None when its records do not decode
+/// (it is then left out, like any damaged last chunk).
+fn count_open_chunk(mut header: ChunkHeader, stored: &[u8], offset: u64) -> Option<ChunkHeader> {
+    if header.stored_len == 0 {
+        return None;
+    }
+    let mut n = 0u32;
+    crate::chunk::decode_records(&header, stored, offset, |r| {
+        if matches!(r, crate::chunk::Record::Event(_)) {
+            n += 1;
+        }
+    })
+    .ok()?;
+    header.n_events = n;
+    Some(header)
 }
 
 /// Reads a capture from a stream (stdin, a socket), one chunk at a time.
@@ -376,11 +405,19 @@ impl<R: Read> StreamReader<R> {
             self.done = true;
             return Ok(None);
         }
-        let loc = ChunkLoc {
+        let mut loc = ChunkLoc {
             offset: self.offset,
             header,
         };
         self.offset += (CHUNK_HEADER_LEN + stored.len()) as u64;
+        if header.flags == FLAG_OPEN {
+            // A killed process's last chunk: nothing follows it.
+            self.done = true;
+            match count_open_chunk(header, &stored, loc.offset) {
+                Some(h) => loc.header = h,
+                None => return Ok(None),
+            }
+        }
         Ok(Some((loc, stored)))
     }
 }

@@ -80,6 +80,17 @@ impl RecordEncoder {
         !self.enc.buf.is_empty()
     }
 
+    /// The records buffered for the current chunk (what [`Self::take_chunk`] would take).
+    #[inline]
+    pub fn pending(&self) -> &[u8] {
+        &self.enc.buf
+    }
+
+    /// The definition counts the current chunk starts from: (codes, nodes, native nodes).
+    pub fn bases(&self) -> (u32, u32, u32) {
+        (self.code_base, self.node_base, self.native_base)
+    }
+
     #[inline]
     pub fn event(&mut self, e: &Event) {
         if e.allocator.is_deallocator() {

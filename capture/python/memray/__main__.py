@@ -15,8 +15,9 @@ def _find(program):
     return shutil.which(program)
 
 
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _resolve(argv):
+    """(program path, program name, its arguments) for ``memray ARGV``, or the exit status when
+    there is nothing to run."""
     if not argv:
         argv = ["--help"]
     command = argv[0]
@@ -35,6 +36,14 @@ def main(argv=None):
     if path is None:
         print(f"memray: error: unknown command '{command}' ({program} not found)", file=sys.stderr)
         return 2
+    return path, program, rest
+
+
+def main(argv=None):
+    resolved = _resolve(list(sys.argv[1:] if argv is None else argv))
+    if isinstance(resolved, int):
+        return resolved
+    path, program, rest = resolved
     env = dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -63,10 +63,14 @@ class AllocationRecord:
     an 8-tuple ``(tid, address, size, allocator, stack_id, n_allocations, native_stack_id,
     native_segment_generation)``, compared and hashed as that tuple)."""
 
-    __slots__ = ("_tuple", "_reader", "_cache")
+    __slots__ = ("_tuple", "_reader", "_cache", "_name_id")
 
     def __init__(self, record, reader=None):
-        self._tuple = tuple(record)
+        record = tuple(record)
+        # Records of every event come with a ninth field: the id of their thread's name at
+        # that moment.
+        self._tuple = record[:8]
+        self._name_id = record[8] if len(record) > 8 else 0
         self._reader = reader
         self._cache = {}
 
@@ -83,7 +87,14 @@ class AllocationRecord:
     def thread_name(self):
         if self.tid == -1:
             return "merged thread"
-        return self._reader.thread_name(self.tid) if self._reader else ""
+        if self._reader is None:
+            return ""
+        # Records of every event carry their thread's name as it was at that moment.
+        if self._name_id:
+            name = self._reader.thread_name_version(self._name_id)
+            if name is not None:
+                return name
+        return self._reader.thread_name(self.tid)
 
     def _cached(self, kind, max_stacks, compute):
         key = (kind, max_stacks)

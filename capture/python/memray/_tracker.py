@@ -67,6 +67,9 @@ class Tracker:
             raise TypeError("destination must be a FileDestination or a SocketDestination")
         if follow_fork and not isinstance(destination, FileDestination):
             raise RuntimeError("follow_fork requires an output file")
+        if file_format != ALL_ALLOCATIONS and not isinstance(destination, FileDestination):
+            # Checked before any destination is opened (a socket would wait for its client).
+            raise RuntimeError("AGGREGATED_ALLOCATIONS requires an output file")
         if memory_interval_ms <= 0:
             raise ValueError("memory_interval_ms must be positive")
         self.destination = destination

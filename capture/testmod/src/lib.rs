@@ -19,6 +19,33 @@ extern "C" {
     fn pvalloc(size: usize) -> *mut c_void;
 }
 
+/// A size argument as Memray's helpers take one (a C `size_t`): any integer, or any number
+/// with `__int__` (a float is truncated); a negative one is an OverflowError.
+struct Size(usize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Size {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let int = if obj.is_instance_of::<pyo3::types::PyInt>() {
+            obj.to_owned()
+        } else if obj.hasattr("__int__")? {
+            obj.call_method0("__int__")?
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "an integer is required, not {}",
+                obj.get_type().name()?
+            )));
+        };
+        if int.lt(0)? {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "can't convert negative value to size_t",
+            ));
+        }
+        Ok(Size(int.extract::<usize>()?))
+    }
+}
+
 /// Keeps a pointer from being optimised away.
 #[inline(never)]
 fn keep(p: *mut c_void) -> *mut c_void {
@@ -82,7 +109,8 @@ impl MemoryAllocator {
     }
 
     /// `free_sized(ptr, size)` where the C library has it (C23); returns False otherwise.
-    fn free_sized(&self, size: usize) -> PyResult<bool> {
+    fn free_sized(&self, size: Size) -> PyResult<bool> {
+        let size = size.0;
         let p = self.current()?;
         let f = c23(b"free_sized\0");
         if f == 0 {
@@ -96,7 +124,8 @@ impl MemoryAllocator {
     }
 
     /// `free_aligned_sized(ptr, alignment, size)` where the C library has it (C23).
-    fn free_aligned_sized(&self, size: usize) -> PyResult<bool> {
+    fn free_aligned_sized(&self, size: Size) -> PyResult<bool> {
+        let size = size.0;
         let p = self.current()?;
         let f = c23(b"free_aligned_sized\0");
         if f == 0 {
@@ -109,18 +138,21 @@ impl MemoryAllocator {
         Ok(true)
     }
 
-    fn malloc(&self, size: usize) -> bool {
+    fn malloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { libc::malloc(size) })
     }
 
-    fn calloc(&self, size: usize) -> bool {
+    fn calloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { libc::calloc(1, size) })
     }
 
     /// `malloc(1)`, then `realloc` of that block to `size`.
-    fn realloc(&self, size: usize) -> bool {
+    fn realloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation, then a realloc of the block just allocated.
         unsafe {
             let p = keep(libc::malloc(1));
@@ -128,7 +160,8 @@ impl MemoryAllocator {
         }
     }
 
-    fn posix_memalign(&self, size: usize) -> bool {
+    fn posix_memalign(&self, size: Size) -> bool {
+        let size = size.0;
         let mut p: *mut c_void = std::ptr::null_mut();
         // SAFETY: `p` is a valid out-pointer; the alignment is a power of two multiple of
         // sizeof(void*).
@@ -137,22 +170,26 @@ impl MemoryAllocator {
         rc == 0 && ok
     }
 
-    fn aligned_alloc(&self, size: usize) -> bool {
+    fn aligned_alloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { libc::aligned_alloc(ALIGNMENT, size) })
     }
 
-    fn memalign(&self, size: usize) -> bool {
+    fn memalign(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { libc::memalign(ALIGNMENT, size) })
     }
 
-    fn valloc(&self, size: usize) -> bool {
+    fn valloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { valloc(size) })
     }
 
-    fn pvalloc(&self, size: usize) -> bool {
+    fn pvalloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: plain C allocation.
         self.set(unsafe { pvalloc(size) })
     }
@@ -235,7 +272,8 @@ impl PymallocMemoryAllocator {
         Ok(())
     }
 
-    fn malloc(&self, size: usize) -> bool {
+    fn malloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: the GIL is held.
         let p = unsafe {
             match self.domain {
@@ -248,7 +286,8 @@ impl PymallocMemoryAllocator {
         !p.is_null()
     }
 
-    fn calloc(&self, size: usize) -> bool {
+    fn calloc(&self, size: Size) -> bool {
+        let size = size.0;
         // SAFETY: the GIL is held.
         let p = unsafe {
             match self.domain {
@@ -262,7 +301,8 @@ impl PymallocMemoryAllocator {
     }
 
     /// Reallocates the current block (or allocates one, when there is none) to `size`.
-    fn realloc(&self, size: usize) -> bool {
+    fn realloc(&self, size: Size) -> bool {
+        let size = size.0;
         let old = self.ptr.load(Relaxed) as *mut c_void;
         // SAFETY: `old` is null or came from this domain's allocator; the GIL is held.
         let p = unsafe {
@@ -287,7 +327,8 @@ struct MmapAllocator {
 impl MmapAllocator {
     #[new]
     #[pyo3(signature = (size, address=0))]
-    fn new(size: usize, address: usize) -> PyResult<Self> {
+    fn new(size: Size, address: usize) -> PyResult<Self> {
+        let size = size.0;
         // SAFETY: an anonymous mapping; nothing is overwritten without MAP_FIXED.
         let p = unsafe {
             libc::mmap(
@@ -372,7 +413,8 @@ fn allocate_without_gil_held(py: Python<'_>, wake_up_main_fd: c_int, wake_up_thr
 
 /// Calls `allocator_fn(size)`, then `valloc(size)` and frees it, from native code.
 #[pyfunction]
-fn _cython_nested_allocation(allocator_fn: &Bound<'_, PyAny>, size: usize) -> PyResult<()> {
+fn _cython_nested_allocation(allocator_fn: &Bound<'_, PyAny>, size: Size) -> PyResult<()> {
+    let size = size.0;
     allocator_fn.call1((size,))?;
     // SAFETY: plain C allocation.
     unsafe { libc::free(keep(valloc(size))) };
@@ -393,7 +435,8 @@ fn allocation_place_b(size: usize) -> *mut c_void {
 
 /// `valloc(size)` from two different native functions, then frees both.
 #[pyfunction]
-fn _cython_allocate_in_two_places(size: usize) {
+fn _cython_allocate_in_two_places(size: Size) {
+    let size = size.0;
     let a = allocation_place_a(size);
     let b = allocation_place_b(size);
     // SAFETY: freeing what valloc returned.
@@ -405,7 +448,8 @@ fn _cython_allocate_in_two_places(size: usize) {
 
 /// Reserves room for `size / sizeof(int)` ints in a vector; returns its length (0).
 #[pyfunction]
-fn allocate_cpp_vector(size: usize) -> usize {
+fn allocate_cpp_vector(size: Size) -> usize {
+    let size = size.0;
     let v: Vec<c_int> = Vec::with_capacity(size / std::mem::size_of::<c_int>());
     std::hint::black_box(&v);
     v.len()
@@ -413,7 +457,8 @@ fn allocate_cpp_vector(size: usize) -> usize {
 
 /// Pushes `size / sizeof(int)` ints into a vector one by one; returns its length.
 #[pyfunction]
-fn fill_cpp_vector(size: usize) -> usize {
+fn fill_cpp_vector(size: Size) -> usize {
+    let size = size.0;
     let n = size / std::mem::size_of::<c_int>();
     let mut v: Vec<c_int> = Vec::new();
     for i in 0..n {
