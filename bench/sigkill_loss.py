@@ -35,8 +35,9 @@ COUNT = """
 import sys
 import memray
 with memray.FileReader(sys.argv[1]) as r:
-    print(sum(1 for x in r.get_allocation_records()
-              if x.allocator == memray.AllocatorType.MALLOC and 100_000 <= x.size < 150_000))
+    sizes = [x.size for x in r.get_allocation_records()
+             if x.allocator == memray.AllocatorType.MALLOC and 100_000 <= x.size < 150_000]
+print(len(sizes) - sizes.index(100_000) if 100_000 in sizes else 0)
 """
 
 

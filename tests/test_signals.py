@@ -200,6 +200,9 @@ def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path):
     with memray.FileReader(tmp_path / "out.bin") as reader:
         sizes = [r.size for r in reader.get_allocation_records()
                  if r.allocator == A.MALLOC and 100_000 <= r.size < 150_000]
+    # The loop's allocations start at the first 100,000 bytes (the interpreter may have made
+    # one of these sizes while starting up; in the loop it makes none this big).
+    sizes = sizes[sizes.index(100_000):]
     # The first `completed` allocations are all there (one more may have been recorded just
     # before the kill, before its count was stored).
     assert len(sizes) in (completed, completed + 1), (len(sizes), completed)

@@ -12,17 +12,11 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-const DT_NULL: i64 = 0;
-const DT_STRTAB: i64 = 5;
+use crate::got::{Dyn, DT_NULL, DT_STRTAB};
+
 const DT_RPATH: i64 = 15;
 const DT_RUNPATH: i64 = 29;
 const RTLD_DL_LINKMAP: c_int = 2;
-
-#[repr(C)]
-struct Dyn {
-    tag: i64,
-    val: u64,
-}
 
 /// The public head of glibc's `struct link_map`.
 #[repr(C)]

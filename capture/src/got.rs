@@ -11,9 +11,9 @@ pub type Table<'a> = &'a [(&'a CStr, usize)];
 
 const PT_DYNAMIC: u32 = 2;
 const PT_GNU_RELRO: u32 = 0x6474_e552;
-const DT_NULL: i64 = 0;
+pub(crate) const DT_NULL: i64 = 0;
 const DT_PLTRELSZ: i64 = 2;
-const DT_STRTAB: i64 = 5;
+pub(crate) const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
 const DT_RELA: i64 = 7;
 const DT_RELASZ: i64 = 8;
@@ -21,10 +21,11 @@ const DT_JMPREL: i64 = 23;
 const R_X86_64_GLOB_DAT: u32 = 6;
 const R_X86_64_JUMP_SLOT: u32 = 7;
 
+/// An entry of an object's dynamic section.
 #[repr(C)]
-struct Dyn {
-    tag: i64,
-    val: u64,
+pub(crate) struct Dyn {
+    pub(crate) tag: i64,
+    pub(crate) val: u64,
 }
 
 #[repr(C)]

@@ -10,7 +10,9 @@ use memray_format::records::AllocatorType as A;
 use std::sync::Mutex;
 
 use crate::got;
-use crate::tracker::{record_allocation, record_deallocation, record_thread_name, ACTIVE};
+use crate::tracker::{
+    record_allocation, record_deallocation, record_thread_name, KeepErrno, ACTIVE,
+};
 
 macro_rules! real_fns {
     ($($slot:ident = $name:literal),* $(,)?) => {
@@ -192,6 +194,8 @@ extern "C" fn memray_dlopen_from(
     caller: *const c_void,
 ) -> *mut c_void {
     let real = real!(DLOPEN as extern "C" fn(*const c_char, c_int) -> *mut c_void);
+    // The lookup below may touch errno: the real call starts from the program's.
+    let errno = KeepErrno::new();
     let resolved = if name.is_null() {
         None
     } else {
@@ -206,7 +210,10 @@ extern "C" fn memray_dlopen_from(
             loaded.is_null()
         })
     };
+    drop(errno);
     let h = real(resolved.as_ref().map_or(name, |p| p.as_ptr()), flags);
+    // What the program sees is what the real call left.
+    let _errno = KeepErrno::new();
     if !h.is_null() && ACTIVE.load(Relaxed) {
         // The new library (and whatever it pulled in) must be hooked too.
         install_got();
@@ -217,6 +224,7 @@ extern "C" fn memray_dlopen_from(
 
 extern "C" fn dlclose(h: *mut c_void) -> c_int {
     let r = real!(DLCLOSE as extern "C" fn(*mut c_void) -> c_int)(h);
+    let _errno = KeepErrno::new();
     if r == 0 && ACTIVE.load(Relaxed) {
         images_changed(true);
     }

@@ -13,8 +13,9 @@ use std::sync::atomic::{compiler_fence, Ordering};
 
 use memray_format::chunk::{ChunkHeader, CHUNK_HEADER_LEN, FLAG_OPEN};
 
-/// How much of the file is mapped at a time (a chunk is about 1 MiB).
-const WINDOW: usize = 32 << 20;
+/// How much of the file is mapped at a time (a chunk is about 1 MiB): small, as the pages
+/// touched count in the tracked process's resident set until the window moves on.
+const WINDOW: usize = 4 << 20;
 /// Offsets of the chunk header's fields.
 const FLAGS_AT: usize = 4;
 const STORED_LEN_AT: usize = 8;

@@ -827,11 +827,11 @@ impl State {
 
 /// Puts `errno` back as it was when dropped: recording (which may write, map or lock) must not
 /// change what the program sees after the call it made.
-struct KeepErrno(i32);
+pub struct KeepErrno(i32);
 
 impl KeepErrno {
     #[inline]
-    fn new() -> KeepErrno {
+    pub fn new() -> KeepErrno {
         // SAFETY: the calling thread's errno location is always valid.
         KeepErrno(unsafe { *libc::__errno_location() })
     }

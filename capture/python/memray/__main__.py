@@ -39,15 +39,20 @@ def _resolve(argv):
     return path, program, rest
 
 
+def _program_env():
+    """The environment a program runs in: Memray's spellings, and this interpreter to profile
+    with. Flushes this process's output first, so the program's comes after it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
+
+
 def main(argv=None):
     resolved = _resolve(list(sys.argv[1:] if argv is None else argv))
     if isinstance(resolved, int):
         return resolved
     path, program, rest = resolved
-    env = dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(path, [program, *rest], env)
+    os.execve(path, [program, *rest], _program_env())
 
 
 if __name__ == "__main__":

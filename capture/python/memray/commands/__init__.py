@@ -8,17 +8,12 @@ def main(args=None):
     """Runs ``memray ARGS`` (``sys.argv[1:]`` when None) and returns its exit status. Unlike
     ``python -m memray``, which becomes the program, this returns to the caller: the command
     runs as a child process writing to this process's standard output and error."""
-    import os
     import subprocess
 
-    from memray.__main__ import _resolve
+    from memray.__main__ import _program_env, _resolve
 
-    argv = list(sys.argv[1:] if args is None else args)
-    resolved = _resolve(argv)
+    resolved = _resolve(list(sys.argv[1:] if args is None else args))
     if isinstance(resolved, int):
         return resolved
     path, program, rest = resolved
-    env = dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return subprocess.call([program, *rest], executable=path, env=env)
+    return subprocess.call([program, *rest], executable=path, env=_program_env())
