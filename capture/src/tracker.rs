@@ -296,7 +296,10 @@ pub fn open_sink(path: &str, overwrite: bool) -> io::Result<Sink> {
         o.create_new(true);
     }
     let journal = o.open(path)?;
-    if !journal.metadata()?.file_type().is_file() {
+    // MEMRAY_NO_JOURNAL=1: no journal (a kill then loses the records not yet written), for file
+    // systems where a shared mapping is slow.
+    let no_journal = std::env::var_os("MEMRAY_NO_JOURNAL").is_some_and(|v| v != "0");
+    if no_journal || !journal.metadata()?.file_type().is_file() {
         return Ok(Sink::File(journal));
     }
     let dir = dir_of(path);
