@@ -1,7 +1,9 @@
 //! The tracker's own threads (RSS sampler, capture writer). They are started with
 //! `pthread_create` and hold the re-entrancy guard from their first instruction to their last,
 //! so nothing they allocate — including what the C and Rust runtimes allocate for a new
-//! thread's thread-locals — is ever recorded as the program's.
+//! thread's thread-locals — is ever recorded as the program's. They block every signal, so a
+//! signal sent to the process always reaches one of the program's own threads, as it would
+//! without the tracker.
 
 use std::ffi::c_void;
 
@@ -31,8 +33,19 @@ impl QuietThread {
         let body: Box<Body> = Box::new(Box::new(body));
         let arg = Box::into_raw(body) as *mut c_void;
         let mut thread: libc::pthread_t = 0;
+        // The new thread inherits the creating thread's signal mask: every signal blocked,
+        // from its first instruction; the creator's own mask is put back right after.
+        // SAFETY: plain signal-mask calls on valid sets.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        }
         // SAFETY: default attributes; `trampoline` takes ownership of `arg`.
         let rc = unsafe { libc::pthread_create(&mut thread, std::ptr::null(), trampoline, arg) };
+        // SAFETY: restoring the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
         if rc != 0 {
             // SAFETY: the thread was not created, so `arg` is still ours.
             drop(unsafe { Box::from_raw(arg as *mut Body) });
