@@ -217,3 +217,38 @@ def test_running_out_of_memory_under_a_limit(tmp_path):
         capture_output=True, text=True,
     )
     assert stats.returncode == 0 and stats.stderr == "", stats.stderr
+
+
+# A function whose name alone is 3 MB: its definition is one record larger than a slot of the
+# journal's ring (2 MiB), so its chunk reaches the file through the writer thread instead.
+HUGE_NAME = """
+import sys, time
+from memray._test import MemoryAllocator
+
+KEEP = MemoryAllocator()
+NAME = "f" + "x" * 3_000_000
+exec(f"def {NAME}(n):\\n    KEEP.malloc(n)\\n", globals())
+KEEP.malloc(1_111)
+globals()[NAME](2_222_222)
+KEEP.malloc(3_333)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_record_larger_than_a_journal_slot_is_kept(tmp_path):
+    write(tmp_path / "prog.py", HUGE_NAME)
+    proc = subprocess.Popen([program("memray"), "run", "-q", "-o", "out.bin", "prog.py"],
+                            cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    cap = Capture(tmp_path / "out.bin")
+    (huge,) = cap.sized(cap.allocs, 2_222_222)
+    # (the innermost frame is MemoryAllocator.malloc, a Python wrapper as in Memray)
+    assert cap.short_stack(huge)[1] == ("f" + "x" * 3_000_000, "<string>", 2)
+    assert len(cap.sized(cap.allocs, 1_111)) == 1
+    assert len(cap.sized(cap.allocs, 3_333)) == 1

@@ -169,34 +169,58 @@ from memray._test import MemoryAllocator
 counter = open(sys.argv[1], "r+b")
 done = mmap.mmap(counter.fileno(), 8)
 KEEP = MemoryAllocator()
+CHURN = int(sys.argv[2])
 i = 0
 while True:
     KEEP.malloc(100_000 + (i % 50_000))
     i += 1
     struct.pack_into("Q", done, 0, i)  # after the allocation returned
+    junk = [[j] for j in range(CHURN)]
 """
 
 
-def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path):
+def chunks_after_ring(path):
+    """How many chunks a killed tracker's journal holds after its ring (format/FORMAT.md)."""
+    data = path.read_bytes()
+    at = 16 + struct.unpack_from("<I", data, 12)[0]
+    assert data[at:at + 5] == b"MRC1\x08"  # the ring
+    at += 36 + struct.unpack_from("<I", data, at + 8)[0]
+    n = 0
+    while data[at:at + 4] == b"MRC1":
+        at += 36 + struct.unpack_from("<I", data, at + 8)[0]
+        n += 1
+    return n
+
+
+# With churn, each turn of the loop also makes and frees a few hundred small lists, recorded
+# under --trace-python-allocators: some 25 MiB of records, enough to go round the journal's ring
+# of chunks (12 slots of about 1 MiB) twice before the kill.
+@pytest.mark.parametrize("churn", [0, 300])
+def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path, churn):
     """SIGKILL runs no handler at all: the allocations that returned before it are all in the
     capture (each allocation's record is in the file before malloc returns)."""
     script = write(tmp_path / "prog.py", HOT_LOOP)
     counter = tmp_path / "counter"
     counter.write_bytes(b"\0" * 8)
-    proc = subprocess.Popen([sys.executable, "-m", "memray", "run", "-q", "-o", "out.bin",
-                             "prog.py", counter], cwd=tmp_path, env=child_env(),
+    flags = ["--trace-python-allocators"] if churn else []
+    proc = subprocess.Popen([sys.executable, "-m", "memray", "run", "-q", *flags, "-o", "out.bin",
+                             "prog.py", counter, str(churn)], cwd=tmp_path, env=child_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with open(counter, "r+b") as f:
         done = mmap.mmap(f.fileno(), 8)
         deadline = time.monotonic() + 30
-        while struct.unpack_from("Q", done, 0)[0] < 20_000 and time.monotonic() < deadline:
+        target = 5_000 if churn else 20_000
+        while struct.unpack_from("Q", done, 0)[0] < target and time.monotonic() < deadline:
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         completed = struct.unpack_from("Q", done, 0)[0]
     proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    assert completed >= 20_000
+    assert completed >= target
+    if churn:
+        # The ring of 12 slots has been gone round twice: 24 chunks or more were appended.
+        assert chunks_after_ring(tmp_path / "out.bin") >= 24
     with memray.FileReader(tmp_path / "out.bin") as reader:
         sizes = [r.size for r in reader.get_allocation_records()
                  if r.allocator == A.MALLOC and 100_000 <= r.size < 150_000]

@@ -1,99 +1,174 @@
 //! The capture file as a journal while tracking: every record is copied into a shared mapping
 //! of the file the moment it is encoded, so it is in the kernel's hands at once and a process
 //! that is killed (SIGKILL, a signal's default action, a crash, a `with Pool` block terminating
-//! its workers) loses nothing it recorded. The file is laid out as a capture from the start: the
-//! header, the sealed chunks stored raw, then one *open* chunk (`FLAG_OPEN`) whose stored length
-//! grows with each committed record. The compressed capture is written meanwhile to a file of its
-//! own (see `tracker::open_sink`), which replaces this one when tracking finishes.
+//! its workers) loses nothing it recorded.
+//!
+//! The file is laid out as `memray_format::journal_ring` describes: the header, a ring of slots,
+//! then the compressed chunks the writer thread appends (see `writer_thread`). The chunk being
+//! filled lives, open, in a slot; sealed, it stays there raw until the writer has appended it
+//! compressed, and the slot then takes a later chunk. So the file grows by compressed bytes
+//! only, and the same few pages of the page cache take the raw records over and over. The
+//! compressed capture is written meanwhile to a file of its own too (`tracker::open_sink`),
+//! which replaces this one when tracking finishes.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{compiler_fence, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use memray_format::chunk::{ChunkHeader, CHUNK_HEADER_LEN, FLAG_OPEN};
+use memray_format::chunk::{ChunkHeader, FLAG_OPEN};
+use memray_format::journal_ring::{ring_header, SLOT_OVERHEAD, SLOT_PREFIX_LEN};
 
-/// How much of the file is mapped at a time (a chunk is about 1 MiB): small, as the pages
-/// touched count in the tracked process's resident set until the window moves on.
-const WINDOW: usize = 4 << 20;
+/// Slots in the ring: one filling, up to eight waiting in the writer's queue, one being
+/// compressed, and spares so that the tracker seldom waits for the writer.
+const SLOTS: u32 = 12;
+/// One slot's bytes: room for a chunk of the tracker's size (1 MiB) plus its last record, which
+/// may be large; a chunk that outgrows its slot is written through the writer and waited for.
+const STRIDE: usize = 2 << 20;
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 /// Offsets of the chunk header's fields.
 const FLAGS_AT: usize = 4;
 const STORED_LEN_AT: usize = 8;
+const RAW_LEN_AT: usize = 12;
+const N_EVENTS_AT: usize = 16;
 const CRC_AT: usize = 32;
+
+/// Chunks the writer thread has appended to the journal, shared with it; [`GAVE_UP`] when it
+/// could not append (the journal then stops).
+pub type Appended = Arc<AtomicU64>;
+pub const GAVE_UP: u64 = u64::MAX;
 
 pub struct Journal {
     file: File,
-    /// The mapped window: `len` bytes of the file from offset `start` (page-aligned).
+    /// File offset of the ring's first slot.
+    ring_at: u64,
+    /// Slots whose file blocks are reserved.
+    reserved: u32,
+    appended: Appended,
+    /// Bytes faulted in at once when a slot is mapped (about one chunk).
+    populate: usize,
+    /// The open chunk's slot, mapped: `map_len` bytes from `map`, the slot starting `lead`
+    /// bytes in (mappings start on a page).
     map: *mut u8,
-    start: u64,
-    len: usize,
-    /// File offset of the open chunk's header.
-    chunk: u64,
+    map_len: usize,
+    lead: usize,
+    /// The open chunk's sequence number (its place among the capture's chunks).
+    seq: u64,
     /// Payload bytes of the open chunk already copied.
     copied: usize,
+    /// The open chunk outgrew its slot: it reaches the file only through the writer.
+    overflowed: bool,
 }
 
 // SAFETY: the mapping is only touched under the tracker's state lock.
 unsafe impl Send for Journal {}
 
-fn page_size() -> u64 {
+fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
-    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as u64
+    (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).max(4096) as usize
 }
 
 impl Journal {
     /// Starts the journal in `file` (opened for reading and writing, empty): writes the capture's
-    /// `header` bytes and opens the first chunk.
-    pub fn create(file: File, header: &[u8]) -> io::Result<Journal> {
+    /// `header` bytes and the ring, and opens the first chunk. `chunk_size` is the size at which
+    /// the tracker seals chunks.
+    pub fn create(
+        file: File,
+        header: &[u8],
+        chunk_size: usize,
+        appended: Appended,
+    ) -> io::Result<Journal> {
         use std::os::unix::fs::FileExt;
         file.write_all_at(header, 0)?;
+        let ring = ring_header(SLOTS, STRIDE as u32).encode();
+        file.write_all_at(&ring, header.len() as u64)?;
         let mut j = Journal {
             file,
+            ring_at: (header.len() + ring.len()) as u64,
+            reserved: 0,
+            appended,
+            populate: (chunk_size + (64 << 10)).min(STRIDE),
             map: std::ptr::null_mut(),
-            start: 0,
-            len: 0,
-            chunk: header.len() as u64,
+            map_len: 0,
+            lead: 0,
+            seq: 0,
             copied: 0,
+            overflowed: false,
         };
         j.open_chunk((0, 0, 0))?;
         Ok(j)
     }
 
-    /// Makes the file bytes `[self.chunk, end)` mapped.
-    fn ensure(&mut self, end: u64) -> io::Result<()> {
-        if !self.map.is_null() && self.chunk >= self.start && end <= self.start + self.len as u64 {
-            return Ok(());
-        }
-        let page = page_size();
-        let start = self.chunk / page * page;
-        let len = (end - start).max(WINDOW as u64).div_ceil(page) * page;
-        // The file must cover the mapping with blocks reserved: touching a page beyond its end,
-        // or one the disk has no room for, would fault.
-        let size = self.file.metadata()?.len();
-        if size < start + len {
-            // SAFETY: plain fallocate on our own descriptor.
-            let r = unsafe {
-                libc::fallocate(
-                    self.file.as_raw_fd(),
-                    0,
-                    size as libc::off_t,
-                    (start + len - size) as libc::off_t,
-                )
-            };
-            if r != 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
-                    return Err(e);
-                }
-                self.file.set_len(start + len)?;
+    /// Where the compressed chunks go: right after the ring.
+    pub fn appends_at(&self) -> u64 {
+        self.ring_at + u64::from(SLOTS) * STRIDE as u64
+    }
+
+    /// The open chunk's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn slot_at(&self, seq: u64) -> u64 {
+        self.ring_at + (seq % u64::from(SLOTS)) * STRIDE as u64
+    }
+
+    /// Waits until the writer has appended the first `n` chunks; an error if it cannot.
+    pub fn wait_appended(&self, n: u64) -> io::Result<()> {
+        loop {
+            match self.appended.load(Ordering::Acquire) {
+                GAVE_UP => return Err(io::Error::other("the journal could not be appended to")),
+                done if done >= n => return Ok(()),
+                _ => std::thread::sleep(Duration::from_micros(50)),
             }
         }
+    }
+
+    /// Reserves the file blocks of slots up to the one at `slot` (touching a page the disk has
+    /// no room for would fault).
+    fn reserve(&mut self, seq: u64) -> io::Result<()> {
+        let upto = (seq % u64::from(SLOTS)) as u32 + 1;
+        if upto <= self.reserved {
+            return Ok(());
+        }
+        let from = self.ring_at + u64::from(self.reserved) * STRIDE as u64;
+        let len = u64::from(upto - self.reserved) * STRIDE as u64;
+        // SAFETY: plain fallocate on our own descriptor.
+        let r = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                0,
+                from as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                return Err(e);
+            }
+            if self.file.metadata()?.len() < from + len {
+                self.file.set_len(from + len)?;
+            }
+        }
+        self.reserved = upto;
+        Ok(())
+    }
+
+    /// Maps the slot of chunk `seq`, in place of the previous one.
+    fn map_slot(&mut self, seq: u64) -> io::Result<()> {
+        let page = page_size() as u64;
+        let slot = self.slot_at(seq);
+        let start = slot / page * page;
+        let lead = (slot - start) as usize;
+        let len = lead + STRIDE;
         // SAFETY: a shared read-write mapping of a range of our own file.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len as usize,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 self.file.as_raw_fd(),
@@ -103,38 +178,50 @@ impl Journal {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // Fault the whole window in, writable, in one call rather than a fault per page as
+        // Fault about a chunk's worth in, writable, in one call rather than a fault per page as
         // records reach it (MADV_POPULATE_WRITE, Linux 5.14; older kernels fault as they go).
         // SAFETY: advice on the mapping just made.
-        unsafe { libc::madvise(p, len as usize, MADV_POPULATE_WRITE) };
+        unsafe { libc::madvise(p, (lead + self.populate).min(len), MADV_POPULATE_WRITE) };
         self.unmap();
         self.map = p.cast();
-        self.start = start;
-        self.len = len as usize;
+        self.map_len = len;
+        self.lead = lead;
         Ok(())
     }
 
     fn unmap(&mut self) {
         if !self.map.is_null() {
-            // SAFETY: unmapping exactly the window mapped in `ensure`.
-            unsafe { libc::munmap(self.map.cast(), self.len) };
+            // SAFETY: unmapping exactly the slot mapped in `map_slot`.
+            unsafe { libc::munmap(self.map.cast(), self.map_len) };
             self.map = std::ptr::null_mut();
         }
     }
 
-    /// Pointer to file offset `at`, which `ensure` made mapped.
+    /// Pointer to byte `at` of the mapped slot.
     #[inline]
-    fn at(&self, at: u64) -> *mut u8 {
-        // SAFETY (for callers): `at` lies inside the window.
-        unsafe { self.map.add((at - self.start) as usize) }
+    fn at(&self, at: usize) -> *mut u8 {
+        debug_assert!(at < STRIDE);
+        // SAFETY (for callers): `at` lies inside the slot, which is mapped whole.
+        unsafe { self.map.add(self.lead + at) }
     }
 
-    /// Writes the header of a new open chunk at `self.chunk`.
+    #[inline]
+    fn put_u32(&self, at: usize, v: u32) {
+        // SAFETY: `at` lies in the mapped slot (4 bytes, maybe unaligned).
+        unsafe { std::ptr::write_volatile(self.at(at) as *mut [u8; 4], v.to_le_bytes()) };
+    }
+
+    /// Opens chunk `self.seq` in its slot, once the writer has appended the chunk that used the
+    /// slot before.
     fn open_chunk(
         &mut self,
         (code_base, node_base, native_base): (u32, u32, u32),
     ) -> io::Result<()> {
-        self.ensure(self.chunk + CHUNK_HEADER_LEN as u64)?;
+        if let Some(before) = self.seq.checked_sub(u64::from(SLOTS)) {
+            self.wait_appended(before + 1)?;
+        }
+        self.reserve(self.seq)?;
+        self.map_slot(self.seq)?;
         let header = ChunkHeader {
             flags: FLAG_OPEN,
             code_base,
@@ -143,66 +230,95 @@ impl Journal {
             ..ChunkHeader::default()
         }
         .encode();
-        // SAFETY: the header's bytes are mapped (ensured above).
+        // SAFETY: the slot is mapped whole.
         unsafe {
-            std::ptr::copy_nonoverlapping(header.as_ptr(), self.at(self.chunk), header.len());
+            std::ptr::copy_nonoverlapping(header.as_ptr(), self.at(SLOT_PREFIX_LEN), header.len());
         }
+        // The chunk's header first, then the number that makes readers take it.
+        compiler_fence(Ordering::Release);
+        // SAFETY: the slot's first 8 bytes.
+        unsafe {
+            std::ptr::write_volatile(self.at(0) as *mut [u8; 8], (self.seq + 1).to_le_bytes())
+        };
         self.copied = 0;
+        self.overflowed = false;
         Ok(())
     }
 
     /// Copies what `payload` (the open chunk's records so far) holds beyond what was copied,
     /// then publishes the new length: a kill at any point leaves whole records only.
     #[inline]
-    pub fn commit(&mut self, payload: &[u8]) -> io::Result<()> {
+    pub fn commit(&mut self, payload: &[u8]) {
         let n = payload.len();
-        if n <= self.copied {
-            return Ok(());
+        if n <= self.copied || self.overflowed {
+            return;
         }
-        let body = self.chunk + CHUNK_HEADER_LEN as u64;
-        self.ensure(body + n as u64)?;
-        // SAFETY: [body, body + n) is mapped; the source is the encoder's buffer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                payload.as_ptr().add(self.copied),
-                self.at(body + self.copied as u64),
-                n - self.copied,
-            );
+        if n > STRIDE - SLOT_OVERHEAD {
+            // Left as far as it fits; the tracker seals it and waits for the writer.
+            self.overflowed = true;
+            return;
         }
+        let new = &payload[self.copied..];
+        let to = self.at(SLOT_OVERHEAD + self.copied);
+        // SAFETY: the destination lies in the mapped slot (checked against its size above).
+        unsafe { copy_small(new, to) };
         // The records first, then the length that makes them count.
         compiler_fence(Ordering::Release);
-        self.put_u32(self.chunk + STORED_LEN_AT as u64, n as u32);
+        self.put_u32(SLOT_PREFIX_LEN + STORED_LEN_AT, n as u32);
         self.copied = n;
-        Ok(())
     }
 
-    #[inline]
-    fn put_u32(&self, at: u64, v: u32) {
-        // SAFETY: `at` lies in the mapped chunk header (4 bytes, maybe unaligned).
-        unsafe { std::ptr::write_volatile(self.at(at) as *mut [u8; 4], v.to_le_bytes()) };
+    /// True when the open chunk outgrew its slot (see [`Self::commit`]).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Seals the open chunk, whose whole payload is `payload` with `n_events` events, and opens
-    /// the next one with the definition counts `next_bases`.
+    /// the next one with the definition counts `next_bases`. Call [`Self::commit`] first.
     pub fn seal(
         &mut self,
         payload: &[u8],
         n_events: u32,
         next_bases: (u32, u32, u32),
     ) -> io::Result<()> {
-        self.commit(payload)?;
-        let n = payload.len() as u32;
-        let h = self.chunk;
-        // Everything a sealed chunk needs, and only then the flags that make it one (until that
-        // single byte changes, readers keep taking it as open).
-        self.put_u32(h + 12, n); // raw_len
-        self.put_u32(h + 16, n_events);
-        self.put_u32(h + CRC_AT as u64, crc32fast::hash(payload));
-        compiler_fence(Ordering::Release);
-        // SAFETY: the flags byte of the mapped header.
-        unsafe { std::ptr::write_volatile(self.at(h + FLAGS_AT as u64), 0) };
-        self.chunk += (CHUNK_HEADER_LEN + payload.len()) as u64;
+        if !self.overflowed {
+            let h = SLOT_PREFIX_LEN;
+            let n = payload.len() as u32;
+            // Everything a sealed chunk needs, and only then the flags that make it one (until
+            // that single byte changes, readers keep taking it as open).
+            self.put_u32(h + RAW_LEN_AT, n);
+            self.put_u32(h + N_EVENTS_AT, n_events);
+            self.put_u32(h + CRC_AT, crc32fast::hash(payload));
+            compiler_fence(Ordering::Release);
+            // SAFETY: the flags byte of the mapped header.
+            unsafe { std::ptr::write_volatile(self.at(h + FLAGS_AT), 0) };
+        }
+        self.seq += 1;
         self.open_chunk(next_bases)
+    }
+}
+
+/// Copies `src` to `dst`; records are mostly a few bytes, for which a call to `memcpy` would
+/// cost more than the copy.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes of writes and not overlap `src`.
+#[inline(always)]
+unsafe fn copy_small(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    let s = src.as_ptr();
+    if (4..=8).contains(&n) {
+        // Two four-byte words, overlapping when n < 8.
+        let a = std::ptr::read_unaligned(s as *const u32);
+        let b = std::ptr::read_unaligned(s.add(n - 4) as *const u32);
+        std::ptr::write_unaligned(dst as *mut u32, a);
+        std::ptr::write_unaligned(dst.add(n - 4) as *mut u32, b);
+    } else if n < 4 {
+        for i in 0..n {
+            *dst.add(i) = *s.add(i);
+        }
+    } else {
+        std::ptr::copy_nonoverlapping(s, dst, n);
     }
 }
 

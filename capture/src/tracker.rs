@@ -18,7 +18,7 @@ use crate::journal::Journal;
 use crate::lock::ForkSafeMutex;
 use crate::native::{self, NATIVE};
 use crate::seam::{self, Guard};
-use crate::writer_thread::WriterThread;
+use crate::writer_thread::{JournalSide, WriterThread};
 
 /// True while events are being recorded. Checked first by every hook.
 pub static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -419,7 +419,7 @@ impl State {
     /// Writes the header to `sink` and starts the writer thread.
     pub fn create(options: Options, sink: Sink) -> io::Result<State> {
         let live = matches!(sink, Sink::Socket(_));
-        let (sink, journal, replacement) = match sink {
+        let (sink, journal, replacement, journal_side) = match sink {
             Sink::Journaled {
                 journal,
                 compressed,
@@ -427,16 +427,28 @@ impl State {
                 temp_name,
             } => {
                 let header = memray_format::file_layout::encode_file_header(&options.header);
-                let journal = Journal::create(journal, &header)?;
+                let appended = crate::journal::Appended::default();
+                let writer_journal = journal.try_clone()?;
+                let journal = Journal::create(journal, &header, CHUNK_SIZE, appended.clone())?;
+                let side = JournalSide {
+                    file: writer_journal,
+                    at: journal.appends_at(),
+                    appended,
+                };
                 let writer_side = compressed.try_clone()?;
                 let replacement = Replacement {
                     compressed,
                     path,
                     temp_name,
                 };
-                (Sink::File(writer_side), Some(journal), Some(replacement))
+                (
+                    Sink::File(writer_side),
+                    Some(journal),
+                    Some(replacement),
+                    Some(side),
+                )
             }
-            other => (other, None, None),
+            other => (other, None, None, None),
         };
         let aggregate = options.aggregate;
         let compression = if options.compress {
@@ -444,7 +456,7 @@ impl State {
         } else {
             Compression::None
         };
-        let writer = WriterThread::start(sink, &options.header, compression)?;
+        let writer = WriterThread::start(sink, &options.header, compression, journal_side)?;
         EPOCH.fetch_add(1, Relaxed);
         NATIVE_EPOCH.fetch_add(1, Relaxed);
         PENDING_NAMES.store(0, Relaxed);
@@ -515,13 +527,14 @@ impl State {
     #[inline]
     fn commit(&mut self) {
         if let Some(j) = &mut self.journal {
-            if let Err(e) = j.commit(self.encoder.pending()) {
-                self.journal_failed(e);
+            j.commit(self.encoder.pending());
+            if j.overflowed() {
+                self.seal();
             }
         }
     }
 
-    /// The journal could not grow (a full disk): the capture goes on without it (a kill then
+    /// The journal could not go on (a full disk): the capture goes on without it (a kill then
     /// loses the records not yet written by the writer thread).
     fn journal_failed(&mut self, e: io::Error) {
         eprintln!(
@@ -531,21 +544,35 @@ impl State {
         self.journal = None;
     }
 
-    /// Hands the buffered records to the writer thread as a chunk.
+    /// Hands the buffered records to the writer thread as a chunk. A chunk that outgrew its
+    /// journal slot is waited for, so that it is in the file before anything more is recorded.
     fn seal(&mut self) {
         let Some(w) = &self.writer else { return };
         let spare = w.spare_buffer();
-        self.commit();
-        if let Some(chunk) = self.encoder.take_chunk(spare) {
-            if let Some(j) = &mut self.journal {
-                let next = self.encoder.bases();
-                if let Err(e) = j.seal(&chunk.payload, chunk.n_events, next) {
-                    self.journal_failed(e);
-                }
+        if let Some(j) = &mut self.journal {
+            j.commit(self.encoder.pending());
+        }
+        let Some(chunk) = self.encoder.take_chunk(spare) else {
+            return;
+        };
+        let mut wait_for = None;
+        if let Some(j) = &mut self.journal {
+            if j.overflowed() {
+                wait_for = Some(j.seq() + 1);
             }
-            let Some(w) = &self.writer else { return };
-            if let Err(e) = w.send(chunk) {
-                self.fail(e);
+            let next = self.encoder.bases();
+            if let Err(e) = j.seal(&chunk.payload, chunk.n_events, next) {
+                self.journal_failed(e);
+            }
+        }
+        let Some(w) = &self.writer else { return };
+        if let Err(e) = w.send(chunk) {
+            self.fail(e);
+            return;
+        }
+        if let (Some(n), Some(j)) = (wait_for, &self.journal) {
+            if let Err(e) = j.wait_appended(n) {
+                self.journal_failed(e);
             }
         }
     }

@@ -1,9 +1,15 @@
 //! The capture's output half on a thread of its own: finished chunks arrive over a bounded
 //! channel and are compressed and written there, so an allocation never waits for zstd. The
 //! channel's bound makes a tracked program that outruns the disk wait instead of growing.
+//! With a journal, each chunk is also appended, compressed, to the journal (see `journal`).
 
+use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+
+use crate::journal::{Appended, GAVE_UP};
 
 use memray_format::records::{Header, Trailer};
 use memray_format::{ChunkFileWriter, Compression, RawChunk};
@@ -23,6 +29,41 @@ pub struct WriterThread {
     done: Receiver<io::Result<()>>,
 }
 
+/// Where the compressed chunks also go: the journal, from offset `at` on; `appended` counts
+/// the chunks there.
+pub struct JournalSide {
+    pub file: File,
+    pub at: u64,
+    pub appended: Appended,
+}
+
+/// The capture's sink, and the journal beside it while chunks are written.
+struct Tee<W> {
+    out: W,
+    journal: Option<JournalSide>,
+}
+
+impl<W: Write> Write for Tee<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write_all(buf)?;
+        if let Some(j) = &mut self.journal {
+            match j.file.write_all_at(buf, j.at) {
+                Ok(()) => j.at += buf.len() as u64,
+                Err(_) => {
+                    // The journal stops (the tracker sees it); the capture goes on.
+                    j.appended.store(GAVE_UP, Ordering::Release);
+                    self.journal = None;
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 impl WriterThread {
     /// Writes the file header on the caller's thread (so errors show at once), then starts the
     /// thread that writes everything else.
@@ -30,8 +71,10 @@ impl WriterThread {
         out: W,
         header: &Header,
         compression: Compression,
+        journal: Option<JournalSide>,
     ) -> io::Result<WriterThread> {
-        let mut file = ChunkFileWriter::new(out, header, compression)?;
+        let mut file = ChunkFileWriter::new(Tee { out, journal: None }, header, compression)?;
+        file.get_mut().journal = journal;
         let (tx, rx) = sync_channel::<Msg>(8);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(8);
         let (done_tx, done) = channel();
@@ -41,9 +84,15 @@ impl WriterThread {
                     match msg {
                         Msg::Chunk(c) => {
                             let buf = file.write_chunk(c)?;
+                            if let Some(j) = &file.get_mut().journal {
+                                j.appended.fetch_add(1, Ordering::Release);
+                            }
                             let _ = spare_tx.try_send(buf);
                         }
                         Msg::Finish(trailer) => {
+                            // The footer is the finished capture's alone (its offsets are not
+                            // the journal's).
+                            file.get_mut().journal = None;
                             file.finish(&trailer)?;
                             return Ok(());
                         }

@@ -18,6 +18,10 @@ pub const FLAG_ZSTD: u8 = 2;
 /// checksum stay 0 until it is sealed (flags 0). Only an incomplete capture (the tracked process
 /// was killed) ends with one; readers take its first `stored_len` bytes as they are.
 pub const FLAG_OPEN: u8 = 4;
+/// The journal's ring (format version 3, see `journal_ring`): a region of fixed slots holding the
+/// chunks not yet written compressed. Only ever the first chunk of a file; `stored_len` is the
+/// ring's length, `raw_len` one slot's, `n_events` the number of slots.
+pub const FLAG_RING: u8 = 8;
 
 // Control records (tag byte < 0x80).
 pub const TAG_THREAD: u8 = 0x01;
@@ -86,7 +90,8 @@ impl ChunkHeader {
         if b[0..4] != CHUNK_MAGIC {
             return Err(FormatError::corrupt(offset, "bad chunk magic"));
         }
-        if b[5..8] != [0, 0, 0] || !matches!(b[4], 0 | FLAG_LZ4 | FLAG_ZSTD | FLAG_OPEN) {
+        if b[5..8] != [0, 0, 0] || !matches!(b[4], 0 | FLAG_LZ4 | FLAG_ZSTD | FLAG_OPEN | FLAG_RING)
+        {
             return Err(FormatError::corrupt(offset, "unknown chunk flags"));
         }
         let w = |i: usize| u32::from_le_bytes(b[8 + 4 * i..12 + 4 * i].try_into().unwrap());
@@ -103,6 +108,19 @@ impl ChunkHeader {
         if h.flags == FLAG_OPEN {
             // Only the stored length is kept up to date while a chunk is open.
             h.raw_len = h.stored_len;
+        }
+        if h.flags == FLAG_RING {
+            let fits = u64::from(h.raw_len) >= crate::journal_ring::SLOT_OVERHEAD as u64
+                && h.n_events > 0
+                && u64::from(h.raw_len) * u64::from(h.n_events) == u64::from(h.stored_len)
+                && h.stored_len <= 4 * MAX_CHUNK_RAW_LEN;
+            if !fits {
+                return Err(FormatError::corrupt(
+                    offset,
+                    "journal ring layout is invalid",
+                ));
+            }
+            return Ok(h);
         }
         if h.raw_len > MAX_CHUNK_RAW_LEN || h.stored_len > MAX_CHUNK_RAW_LEN + 1024 {
             return Err(FormatError::corrupt(offset, "chunk length out of range"));

@@ -6,9 +6,9 @@ use crate::records::{FileFormat, Header, Trailer};
 use crate::varint::{put_bytes, put_u64, Cursor};
 
 pub const FILE_MAGIC: [u8; 8] = *b"MEMRAYRS";
-/// The version written. Version 2 added open chunks (`FLAG_OPEN`); a version-1 file is a valid
-/// version-2 file without them, so both are read.
-pub const FORMAT_VERSION: u16 = 2;
+/// The version written. Version 2 added open chunks (`FLAG_OPEN`), version 3 the journal's
+/// ring (`FLAG_RING`); an older file is a valid newer one without them, so all are read.
+pub const FORMAT_VERSION: u16 = 3;
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// magic (8) + version (2) + reserved (2) + header body length (4).
 pub const FILE_PREFIX_LEN: usize = 16;

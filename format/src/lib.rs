@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod chunk;
 pub mod error;
 pub mod file_layout;
+pub mod journal_ring;
 pub mod native;
 pub mod reader;
 pub mod records;

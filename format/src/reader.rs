@@ -11,10 +11,11 @@ use rayon::prelude::*;
 
 use crate::chunk::{
     decode_payload, Chunk, ChunkHeader, CHUNK_HEADER_LEN, CHUNK_MAGIC, FLAG_LZ4, FLAG_OPEN,
-    FLAG_ZSTD,
+    FLAG_RING, FLAG_ZSTD,
 };
 use crate::error::{FormatError, Result};
 use crate::file_layout::*;
+use crate::journal_ring::ring_chunks;
 use crate::records::{Header, Trailer};
 
 enum Bytes {
@@ -229,14 +230,24 @@ fn locate_indexed(data: &[u8], index: &[IndexEntry]) -> Result<Vec<ChunkLoc>> {
 }
 
 /// Walks chunk headers from the start when there is no footer, keeping every chunk that is
-/// complete and whose checksum holds; stops at the first one that is not.
+/// complete and whose checksum holds; stops at the first one that is not. A journal's ring
+/// (first after the header) is stepped over, and the chunks it holds beyond those read follow.
 fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
     let mut out = Vec::new();
     let mut off = data_start;
+    let mut ring = None;
     while let Some(at) = data.get(off as usize..) {
         let Ok(header) = ChunkHeader::decode(at, off) else {
             break;
         };
+        if header.flags == FLAG_RING {
+            if off != data_start {
+                break;
+            }
+            ring = Some((off + CHUNK_HEADER_LEN as u64, header));
+            off += (CHUNK_HEADER_LEN + header.stored_len as usize) as u64;
+            continue;
+        }
         let end = CHUNK_HEADER_LEN + header.stored_len as usize;
         let Some(stored) = at.get(CHUNK_HEADER_LEN..end) else {
             break;
@@ -250,7 +261,7 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
                     header,
                 });
             }
-            break;
+            return out;
         }
         if crc32fast::hash(stored) != header.crc32 {
             break;
@@ -261,12 +272,22 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
         });
         off += end as u64;
     }
+    if let Some((body, header)) = ring {
+        let start = (body as usize).min(data.len());
+        let end = (body as usize + header.stored_len as usize).min(data.len());
+        let first = out.len() as u64;
+        out.extend(ring_chunks(&data[start..end], body, &header, first));
+    }
     out
 }
 
 /// An open chunk's header with its event count filled in; None when its records do not decode
 /// (it is then left out, like any damaged last chunk).
-fn count_open_chunk(mut header: ChunkHeader, stored: &[u8], offset: u64) -> Option<ChunkHeader> {
+pub(crate) fn count_open_chunk(
+    mut header: ChunkHeader,
+    stored: &[u8],
+    offset: u64,
+) -> Option<ChunkHeader> {
     if header.stored_len == 0 {
         return None;
     }
@@ -288,6 +309,12 @@ pub struct StreamReader<R: Read> {
     offset: u64,
     pub trailer: Option<Trailer>,
     done: bool,
+    /// Chunks read in sequence so far (what a journal's ring continues from).
+    taken: u64,
+    /// A journal's ring, held until the stream ends: (body offset, ring header, body as read).
+    ring: Option<(u64, ChunkHeader, Vec<u8>)>,
+    /// The ring's chunks still to hand out, once the stream has ended.
+    from_ring: std::collections::VecDeque<ChunkLoc>,
 }
 
 /// Reads as much as possible into `buf`; returns how many bytes were read before EOF.
@@ -322,6 +349,9 @@ impl<R: Read> StreamReader<R> {
             offset: (FILE_PREFIX_LEN + body_len) as u64,
             trailer: None,
             done: false,
+            taken: 0,
+            ring: None,
+            from_ring: Default::default(),
         })
     }
 
@@ -352,14 +382,19 @@ impl<R: Read> StreamReader<R> {
     /// The next chunk's location and stored bytes, as read (not yet checked against the
     /// checksum, nor decompressed); `Ok(None)` as for [`Self::next_chunk`].
     pub fn next_stored(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
+        if let Some(loc) = self.from_ring.pop_front() {
+            let (body_at, _, body) = self.ring.as_ref().expect("ring chunks come from a ring");
+            let start = (loc.offset - body_at) as usize + CHUNK_HEADER_LEN;
+            let stored = body[start..start + loc.header.stored_len as usize].to_vec();
+            return Ok(Some((loc, stored)));
+        }
         if self.done {
             return Ok(None);
         }
         let mut hb = [0u8; CHUNK_HEADER_LEN];
         let n = read_full(&mut self.input, &mut hb[..4])?;
         if n < 4 {
-            self.done = true;
-            return Ok(None);
+            return self.ended();
         }
         if hb[..4] == FOOTER_MAGIC {
             self.done = true;
@@ -396,14 +431,33 @@ impl<R: Read> StreamReader<R> {
             return Err(FormatError::corrupt(self.offset, "bad chunk magic"));
         }
         if read_full(&mut self.input, &mut hb[4..])? < CHUNK_HEADER_LEN - 4 {
-            self.done = true;
-            return Ok(None);
+            return self.ended();
         }
         let header = ChunkHeader::decode(&hb, self.offset)?;
+        if header.flags == FLAG_RING {
+            if self.taken > 0 || self.ring.is_some() {
+                return Err(FormatError::corrupt(
+                    self.offset,
+                    "journal ring after chunks",
+                ));
+            }
+            // Read as it arrives (never reserved whole from a header's word).
+            let mut body = Vec::new();
+            (&mut self.input)
+                .take(u64::from(header.stored_len))
+                .read_to_end(&mut body)?;
+            let body_at = self.offset + CHUNK_HEADER_LEN as u64;
+            self.offset = body_at + u64::from(header.stored_len);
+            let cut = body.len() < header.stored_len as usize;
+            self.ring = Some((body_at, header, body));
+            if cut {
+                return self.ended();
+            }
+            return self.next_stored();
+        }
         let mut stored = vec![0u8; header.stored_len as usize];
         if read_full(&mut self.input, &mut stored)? < stored.len() {
-            self.done = true;
-            return Ok(None);
+            return self.ended();
         }
         let mut loc = ChunkLoc {
             offset: self.offset,
@@ -418,7 +472,21 @@ impl<R: Read> StreamReader<R> {
                 None => return Ok(None),
             }
         }
+        self.taken += 1;
         Ok(Some((loc, stored)))
+    }
+
+    /// The stream ended without a footer: what a journal's ring holds past the chunks read
+    /// follows, and then nothing.
+    fn ended(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
+        self.done = true;
+        if let Some((body_at, header, body)) = &self.ring {
+            self.from_ring = ring_chunks(body, *body_at, header, self.taken).into();
+            if !self.from_ring.is_empty() {
+                return self.next_stored();
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -277,6 +277,11 @@ impl<W: Write> ChunkFileWriter<W> {
         self.out.flush()
     }
 
+    /// The sink.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Writes the footer with `trailer` and returns the sink.
     pub fn finish(mut self, trailer: &Trailer) -> io::Result<W> {
         let footer = encode_footer(&self.index, trailer, self.offset);

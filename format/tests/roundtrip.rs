@@ -259,7 +259,7 @@ fn wrong_magic_and_version_are_rejected_clearly() {
     let err = CaptureFile::from_vec(bytes).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unsupported capture format version 9 (this reader supports versions 1 to 2)"
+        "unsupported capture format version 9 (this reader supports versions 1 to 3)"
     );
 }
 
