@@ -344,11 +344,15 @@ what = sys.argv[2]
 stop = threading.Event()
 
 
+turns = [0]
+
+
 def churn(i):
     while not stop.is_set():
         lib.t_free(lib.t_malloc(3000 + i))
         junk = [str(j) for j in range(50)]
         bytes(5000 + i)
+        turns[0] += 1
         time.sleep(0.0002)
 
 
@@ -360,7 +364,12 @@ if what == "start_stop":
     for n in range(25):
         with memray.Tracker(f"out{n}.bin", trace_python_allocators=bool(n % 2)):
             keep = bytearray(300_000 + n)
-            time.sleep(0.005)
+            # At least one whole turn of another thread while tracking, however loaded the
+            # machine (the three turns under way when tracking started may end first).
+            seen = turns[0]
+            deadline = time.monotonic() + 30
+            while turns[0] < seen + 4 and time.monotonic() < deadline:
+                time.sleep(0.001)
     print("ok")
 stop.set()
 for t in threads:

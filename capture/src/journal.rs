@@ -49,11 +49,15 @@ pub struct Journal {
     appended: Appended,
     /// Bytes faulted in at once when a slot is mapped (about one chunk).
     populate: usize,
-    /// The open chunk's slot, mapped: `map_len` bytes from `map`, the slot starting `lead`
-    /// bytes in (mappings start on a page).
+    /// The whole ring, mapped once: `map_len` bytes from `map`, the first slot starting
+    /// `lead` bytes in (mappings start on a page).
     map: *mut u8,
     map_len: usize,
     lead: usize,
+    /// The open chunk's slot.
+    slot: *mut u8,
+    /// Slots already faulted in.
+    populated: u32,
     /// The open chunk's sequence number (its place among the capture's chunks).
     seq: u64,
     /// Payload bytes of the open chunk already copied.
@@ -93,10 +97,13 @@ impl Journal {
             map: std::ptr::null_mut(),
             map_len: 0,
             lead: 0,
+            slot: std::ptr::null_mut(),
+            populated: 0,
             seq: 0,
             copied: 0,
             overflowed: false,
         };
+        j.map_ring()?;
         j.open_chunk((0, 0, 0))?;
         Ok(j)
     }
@@ -109,10 +116,6 @@ impl Journal {
     /// The open chunk's sequence number.
     pub fn seq(&self) -> u64 {
         self.seq
-    }
-
-    fn slot_at(&self, seq: u64) -> u64 {
-        self.ring_at + (seq % u64::from(SLOTS)) * STRIDE as u64
     }
 
     /// Waits until the writer has appended the first `n` chunks; an error if it cannot.
@@ -157,14 +160,15 @@ impl Journal {
         Ok(())
     }
 
-    /// Maps the slot of chunk `seq`, in place of the previous one.
-    fn map_slot(&mut self, seq: u64) -> io::Result<()> {
+    /// Maps the ring, once: each slot's pages are then faulted in once, and taken over and over
+    /// with no more system calls (they count in the resident set: about a chunk per slot).
+    fn map_ring(&mut self) -> io::Result<()> {
         let page = page_size() as u64;
-        let slot = self.slot_at(seq);
-        let start = slot / page * page;
-        let lead = (slot - start) as usize;
-        let len = lead + STRIDE;
-        // SAFETY: a shared read-write mapping of a range of our own file.
+        let start = self.ring_at / page * page;
+        let lead = (self.ring_at - start) as usize;
+        let len = lead + SLOTS as usize * STRIDE;
+        // SAFETY: a shared read-write mapping of a range of our own file; only slots whose
+        // blocks are reserved (`reserve`) are ever touched.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -178,20 +182,32 @@ impl Journal {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        // Fault about a chunk's worth in, writable, in one call rather than a fault per page as
-        // records reach it (MADV_POPULATE_WRITE, Linux 5.14; older kernels fault as they go).
-        // SAFETY: advice on the mapping just made.
-        unsafe { libc::madvise(p, (lead + self.populate).min(len), MADV_POPULATE_WRITE) };
-        self.unmap();
         self.map = p.cast();
         self.map_len = len;
         self.lead = lead;
         Ok(())
     }
 
+    /// Makes the slot of chunk `seq` the open one, faulting in about a chunk's worth of it,
+    /// writable, in one call the first time (MADV_POPULATE_WRITE, Linux 5.14; older kernels
+    /// fault as records reach the pages).
+    fn take_slot(&mut self, seq: u64) {
+        let i = (seq % u64::from(SLOTS)) as usize;
+        // SAFETY: slot `i` lies inside the ring's mapping.
+        self.slot = unsafe { self.map.add(self.lead + i * STRIDE) };
+        if i as u32 >= self.populated {
+            let page = page_size();
+            let from = self.slot as usize / page * page;
+            let len = self.slot as usize + self.populate - from;
+            // SAFETY: advice on pages of the ring's mapping, whose blocks are reserved.
+            unsafe { libc::madvise(from as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+            self.populated = i as u32 + 1;
+        }
+    }
+
     fn unmap(&mut self) {
         if !self.map.is_null() {
-            // SAFETY: unmapping exactly the slot mapped in `map_slot`.
+            // SAFETY: unmapping exactly the ring mapped in `map_ring`.
             unsafe { libc::munmap(self.map.cast(), self.map_len) };
             self.map = std::ptr::null_mut();
         }
@@ -202,7 +218,7 @@ impl Journal {
     fn at(&self, at: usize) -> *mut u8 {
         debug_assert!(at < STRIDE);
         // SAFETY (for callers): `at` lies inside the slot, which is mapped whole.
-        unsafe { self.map.add(self.lead + at) }
+        unsafe { self.slot.add(at) }
     }
 
     #[inline]
@@ -221,7 +237,7 @@ impl Journal {
             self.wait_appended(before + 1)?;
         }
         self.reserve(self.seq)?;
-        self.map_slot(self.seq)?;
+        self.take_slot(self.seq);
         let header = ChunkHeader {
             flags: FLAG_OPEN,
             code_base,
@@ -299,31 +315,57 @@ impl Journal {
 }
 
 /// Copies `src` to `dst`; records are mostly a few bytes, for which a call to `memcpy` would
-/// cost more than the copy.
+/// cost more than the copy: up to 32 bytes take two loads and two stores, overlapping.
 ///
 /// # Safety
 /// `dst` must be valid for `src.len()` bytes of writes and not overlap `src`.
 #[inline(always)]
 unsafe fn copy_small(src: &[u8], dst: *mut u8) {
-    let n = src.len();
-    let s = src.as_ptr();
-    if (4..=8).contains(&n) {
-        // Two four-byte words, overlapping when n < 8.
-        let a = std::ptr::read_unaligned(s as *const u32);
-        let b = std::ptr::read_unaligned(s.add(n - 4) as *const u32);
-        std::ptr::write_unaligned(dst as *mut u32, a);
-        std::ptr::write_unaligned(dst.add(n - 4) as *mut u32, b);
-    } else if n < 4 {
-        for i in 0..n {
-            *dst.add(i) = *s.add(i);
+    #[inline(always)]
+    unsafe fn two<T: Copy>(s: *const u8, d: *mut u8, n: usize) {
+        let k = std::mem::size_of::<T>();
+        let a = std::ptr::read_unaligned(s as *const T);
+        let b = std::ptr::read_unaligned(s.add(n - k) as *const T);
+        std::ptr::write_unaligned(d as *mut T, a);
+        std::ptr::write_unaligned(d.add(n - k) as *mut T, b);
+    }
+    let (n, s) = (src.len(), src.as_ptr());
+    match n {
+        0 => {}
+        1..=3 => {
+            *dst = *s;
+            *dst.add(n / 2) = *s.add(n / 2);
+            *dst.add(n - 1) = *s.add(n - 1);
         }
-    } else {
-        std::ptr::copy_nonoverlapping(s, dst, n);
+        4..=8 => two::<u32>(s, dst, n),
+        9..=16 => two::<u64>(s, dst, n),
+        17..=32 => two::<u128>(s, dst, n),
+        _ => std::ptr::copy_nonoverlapping(s, dst, n),
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
         self.unmap();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_small;
+
+    #[test]
+    fn copy_small_copies_every_length_exactly() {
+        for n in 0..80 {
+            let src: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+            let mut dst = vec![0xeeu8; n + 8];
+            // SAFETY: dst holds n + 8 bytes.
+            unsafe { copy_small(&src, dst.as_mut_ptr().add(4)) };
+            assert_eq!(&dst[4..4 + n], &src[..], "length {n}");
+            assert!(
+                dst[..4].iter().chain(&dst[4 + n..]).all(|&b| b == 0xee),
+                "length {n}"
+            );
+        }
     }
 }

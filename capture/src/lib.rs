@@ -216,8 +216,12 @@ fn follow_fork_in_child() -> PyResult<Option<String>> {
     options.header.start_time_ms = now_ms();
     let path = options.path.clone();
     let trace = TRACE_PYTHON_ALLOCATORS.load(Relaxed);
-    let sink = tracker::open_sink(&path, true).map_err(|e| open_error(&path, e))?;
-    begin(options, sink, trace).map_err(|e| open_error(&path, e))?;
+    // A worker terminated as it starts (a Pool that is done already) still leaves a capture
+    // that reads: the signal waits until the file has its header.
+    quiet_thread::signals_held(|| {
+        let sink = tracker::open_sink(&path, true).map_err(|e| open_error(&path, e))?;
+        begin(options, sink, trace).map_err(|e| open_error(&path, e))
+    })?;
     Ok(Some(path))
 }
 

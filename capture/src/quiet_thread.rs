@@ -3,7 +3,7 @@
 //! so nothing they allocate — including what the C and Rust runtimes allocate for a new
 //! thread's thread-locals — is ever recorded as the program's. They block every signal, so a
 //! signal sent to the process always reaches one of the program's own threads, as it would
-//! without the tracker.
+//! without the tracker. [`signals_held`] runs a step that a signal must not cut in two.
 
 use std::ffi::c_void;
 
@@ -34,18 +34,11 @@ impl QuietThread {
         let arg = Box::into_raw(body) as *mut c_void;
         let mut thread: libc::pthread_t = 0;
         // The new thread inherits the creating thread's signal mask: every signal blocked,
-        // from its first instruction; the creator's own mask is put back right after.
-        // SAFETY: plain signal-mask calls on valid sets.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-        }
+        // from its first instruction.
         // SAFETY: default attributes; `trampoline` takes ownership of `arg`.
-        let rc = unsafe { libc::pthread_create(&mut thread, std::ptr::null(), trampoline, arg) };
-        // SAFETY: restoring the mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        let rc = signals_held(|| unsafe {
+            libc::pthread_create(&mut thread, std::ptr::null(), trampoline, arg)
+        });
         if rc != 0 {
             // SAFETY: the thread was not created, so `arg` is still ours.
             drop(unsafe { Box::from_raw(arg as *mut Body) });
@@ -71,4 +64,21 @@ impl Drop for QuietThread {
             unsafe { libc::pthread_detach(self.thread) };
         }
     }
+}
+
+/// Runs `f` with every signal blocked on the calling thread, then puts its mask back: a signal
+/// that arrives meanwhile (a Pool terminating its workers) is delivered after `f`, never in
+/// the middle of it.
+pub fn signals_held<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: plain signal-mask calls on valid sets.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+    }
+    let r = f();
+    // SAFETY: restoring the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    r
 }

@@ -348,53 +348,6 @@ fn temp_name_in(dir: &std::path::Path) -> String {
         .into_owned()
 }
 
-/// Puts the finished compressed capture at the capture's path, in place of the journal. Signals
-/// are held back meanwhile, so one that ends the process (a Pool terminating its workers) never
-/// leaves the capture under its temporary name: it is delivered once the rename is done.
-fn replace_journal(compressed: &File, path: &str, temp_name: Option<&str>) -> io::Result<()> {
-    // SAFETY: blocking every signal of this thread, then restoring its previous mask.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
-    }
-    let result = link_in_place(compressed, path, temp_name);
-    // SAFETY: as above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    result
-}
-
-fn link_in_place(compressed: &File, path: &str, temp_name: Option<&str>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let temp = match temp_name {
-        Some(name) => name.to_string(),
-        None => {
-            // An unnamed file gets a name through its /proc link, then takes the path.
-            let name = temp_name_in(&dir_of(path));
-            let from = std::ffi::CString::new(format!("/proc/self/fd/{}", compressed.as_raw_fd()))?;
-            let to = std::ffi::CString::new(name.as_str())?;
-            // SAFETY: two NUL-terminated paths.
-            let r = unsafe {
-                libc::linkat(
-                    libc::AT_FDCWD,
-                    from.as_ptr(),
-                    libc::AT_FDCWD,
-                    to.as_ptr(),
-                    libc::AT_SYMLINK_FOLLOW,
-                )
-            };
-            if r != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            name
-        }
-    };
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
-}
-
 /// The compressed capture that takes the journal's place at the end.
 struct Replacement {
     compressed: File,
@@ -403,8 +356,43 @@ struct Replacement {
 }
 
 impl Replacement {
+    /// Puts the finished compressed capture at the capture's path, in place of the journal.
+    /// Signals are held back meanwhile, so one that ends the process (a Pool terminating its
+    /// workers) never leaves the capture under its temporary name: it is delivered once the
+    /// rename is done.
     fn put_in_place(&self) -> io::Result<()> {
-        replace_journal(&self.compressed, &self.path, self.temp_name.as_deref())
+        crate::quiet_thread::signals_held(|| self.link_in_place())
+    }
+
+    fn link_in_place(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let temp = match &self.temp_name {
+            Some(name) => name.clone(),
+            None => {
+                // An unnamed file gets a name through its /proc link, then takes the path.
+                let name = temp_name_in(&dir_of(&self.path));
+                let fd = self.compressed.as_raw_fd();
+                let from = std::ffi::CString::new(format!("/proc/self/fd/{fd}"))?;
+                let to = std::ffi::CString::new(name.as_str())?;
+                // SAFETY: two NUL-terminated paths.
+                let r = unsafe {
+                    libc::linkat(
+                        libc::AT_FDCWD,
+                        from.as_ptr(),
+                        libc::AT_FDCWD,
+                        to.as_ptr(),
+                        libc::AT_SYMLINK_FOLLOW,
+                    )
+                };
+                if r != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                name
+            }
+        };
+        std::fs::rename(&temp, &self.path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
     }
 
     /// Tracking failed: the journal stays, the compressed capture goes.
