@@ -194,7 +194,7 @@ def chunks_after_ring(path):
 
 # With churn, each turn of the loop also makes and frees a few hundred small lists, recorded
 # under --trace-python-allocators: some 25 MiB of records, enough to go round the journal's ring
-# of chunks (12 slots of about 1 MiB) twice before the kill.
+# of chunks (8 slots of about 1 MiB) three times before the kill.
 @pytest.mark.parametrize("churn", [0, 300])
 def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path, churn):
     """SIGKILL runs no handler at all: the allocations that returned before it are all in the
@@ -219,7 +219,7 @@ def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path, churn):
     assert proc.returncode == -signal.SIGKILL
     assert completed >= target
     if churn:
-        # The ring of 12 slots has been gone round twice: 24 chunks or more were appended.
+        # The ring of 8 slots has been gone round three times: 24 chunks or more were appended.
         assert chunks_after_ring(tmp_path / "out.bin") >= 24
     with memray.FileReader(tmp_path / "out.bin") as reader:
         sizes = [r.size for r in reader.get_allocation_records()

@@ -21,9 +21,10 @@ use std::time::Duration;
 use memray_format::chunk::{ChunkHeader, FLAG_OPEN};
 use memray_format::journal_ring::{ring_header, SLOT_OVERHEAD, SLOT_PREFIX_LEN};
 
-/// Slots in the ring: one filling, up to eight waiting in the writer's queue, one being
-/// compressed, and spares so that the tracker seldom waits for the writer.
-const SLOTS: u32 = 12;
+/// Slots in the ring: one filling, the rest waiting for the writer (whose queue holds eight)
+/// or being compressed. When all are taken the tracker waits for the writer, as it would for
+/// room in its queue. Every slot's pages stay mapped (about a chunk each, in the resident set).
+const SLOTS: u32 = 8;
 /// One slot's bytes: room for a chunk of the tracker's size (1 MiB) plus its last record, which
 /// may be large; a chunk that outgrows its slot is written through the writer and waited for.
 const STRIDE: usize = 2 << 20;

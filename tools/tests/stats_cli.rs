@@ -701,7 +701,7 @@ fn bad_input_fails_with_one_line() {
     fs::create_dir(d.join("adir")).unwrap();
     fs::write(d.join("text.bin"), b"this is not a memray capture\n").unwrap();
     let mut wrong_version = good.clone();
-    wrong_version[8] = 3;
+    wrong_version[8] = 4;
     fs::write(d.join("version.bin"), &wrong_version).unwrap();
     // Cut inside the file header: not even the process description survives.
     fs::write(d.join("header-cut.bin"), &good[..good.len().min(30)]).unwrap();
@@ -722,7 +722,7 @@ fn bad_input_fails_with_one_line() {
         ("empty.bin", "empty"),
         ("adir", "No such file: adir"),
         ("text.bin", "not a memray capture"),
-        ("version.bin", "version 3"),
+        ("version.bin", "version 4"),
         ("header-cut.bin", "truncated"),
         ("prefix-cut.bin", "truncated"),
         ("corrupt.bin", "corrupt"),
@@ -748,7 +748,7 @@ fn bad_input_fails_with_one_line() {
     for (name, wanted) in [
         ("empty.bin", "empty"),
         ("text.bin", "not a memray capture"),
-        ("version.bin", "version 3"),
+        ("version.bin", "version 4"),
         ("header-cut.bin", "truncated"),
         ("prefix-cut.bin", "truncated"),
         ("bad-payload.bin", "checksum mismatch"),

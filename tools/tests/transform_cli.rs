@@ -613,7 +613,7 @@ fn parse_prints_one_line_per_record_in_file_order() {
     let text = ok(&o).text();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with(
-        "HEADER magic=MEMRAYRS version=2 python_version=3.11.7 native_traces=false \
+        "HEADER magic=MEMRAYRS version=3 python_version=3.11.7 native_traces=false \
          file_format=ALL_ALLOCATIONS start_time=1700000000000 pid=4242 main_tid=1 \
          skipped_frames_on_main_tid=1 command_line=memray run demo.py python_allocator=pymalloc"
     ));
