@@ -74,6 +74,8 @@ impl WriterThread {
         journal: Option<JournalSide>,
     ) -> io::Result<WriterThread> {
         let mut file = ChunkFileWriter::new(Tee { out, journal: None }, header, compression)?;
+        // Whatever ends this thread, a tracker waiting for the journal must not wait forever.
+        let appended = journal.as_ref().map(|j| j.appended.clone());
         file.get_mut().journal = journal;
         let (tx, rx) = sync_channel::<Msg>(8);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(8);
@@ -101,6 +103,9 @@ impl WriterThread {
                 // The tracker went away without finishing (it failed): leave the file as is.
                 file.flush()
             })();
+            if let Some(a) = appended {
+                a.store(GAVE_UP, Ordering::Release);
+            }
             let _ = done_tx.send(result);
         })?;
         Ok(WriterThread {
