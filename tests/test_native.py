@@ -31,6 +31,7 @@ from memray import AllocatorType as A
 from conftest import (
     DEALLOCATORS,
     assert_ok,
+    child_env,
     marks,
     memray_run,
     program,
@@ -333,10 +334,14 @@ class Capture:
 def _capture(ext, name, native, tracker):
     d, _ = ext
     out = d / f"{name}.bin"
+    # numpy's OpenBLAS would start worker threads that map 32 MiB buffers at moments of their
+    # own, moving the high-water mark these tests read.
+    env = child_env(OPENBLAS_NUM_THREADS=1)
     if tracker:
-        run_python(d / PY, "--tracker", out, "native" if native else "plain")
+        run_python(d / PY, "--tracker", out, "native" if native else "plain", env=env)
     else:
-        assert_ok(memray_run([*(["--native"] if native else []), "-q", "-o", out, PY], cwd=d))
+        assert_ok(memray_run([*(["--native"] if native else []), "-q", "-o", out, PY], cwd=d,
+                             env=env))
     return Capture(out)
 
 
