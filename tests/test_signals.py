@@ -231,3 +231,33 @@ def test_sigkill_in_a_hot_allocation_loop_loses_nothing(tmp_path, churn):
     # before the kill, before its count was stored).
     assert len(sizes) in (completed, completed + 1), (len(sizes), completed)
     assert sizes[:completed] == [100_000 + (i % 50_000) for i in range(completed)]
+
+
+KILLED_AT_BIRTH = """
+import os, signal, sys, time
+import memray
+
+with memray.Tracker(sys.argv[1], follow_fork=True):
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        os.kill(pid, signal.SIGTERM)  # at once: the child may not have run a single line
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
+print("ok", flush=True)
+"""
+
+
+def test_a_child_terminated_as_it_is_forked_leaves_a_capture(tmp_path):
+    """Signals wait from the fork until the child's capture file has its header, so a child
+    killed at once (a Pool worker that was never needed) still leaves a capture that reads."""
+    script = write(tmp_path / "prog.py", KILLED_AT_BIRTH)
+    proc = run([PYTHON, script, tmp_path / "t.bin"], cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "ok\n"), proc.stderr
+    children = [p for p in tmp_path.iterdir() if p.name.startswith("t.bin.")]
+    assert len(children) == 20
+    for child in children:
+        with memray.FileReader(child) as reader:
+            assert reader.metadata.pid == int(child.name.split(".")[-1])

@@ -27,8 +27,13 @@ use memray_format::records::{FileFormat, Header};
 use tracker::{current_tid, now_ms, Options, State, ACTIVE, STATE};
 
 static SAMPLER: Mutex<Option<sampler::Sampler>> = Mutex::new(None);
-/// Set in a forked child whose parent tracked with `follow_fork`: how to start its own capture.
-static CHILD_OPTIONS: Mutex<Option<Options>> = Mutex::new(None);
+/// Set in a forked child whose parent tracked with `follow_fork`: its capture's options, and
+/// its capture file, created (with its header) by the fork handler; `follow_fork_in_child`
+/// starts tracking into it.
+static CHILD: Mutex<Option<(Options, std::io::Result<tracker::Sink>)>> = Mutex::new(None);
+/// The forking thread's signal mask while a tracked process forks: every signal waits from
+/// before the fork until the parent is back, and in the child until its capture file exists.
+static FORK_MASK: Mutex<Option<libc::sigset_t>> = Mutex::new(None);
 static TRACE_PYTHON_ALLOCATORS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
@@ -192,16 +197,25 @@ fn thread_id() -> u32 {
 }
 
 /// In a child forked from a process tracking with `follow_fork`, starts the child's own
-/// capture, `<parent file minus its .<pid>>.<child pid>`. Returns its path, or None.
+/// capture (created by `after_fork_child`). Returns its path, or None.
 #[pyfunction]
 fn follow_fork_in_child() -> PyResult<Option<String>> {
-    let Some(mut options) = CHILD_OPTIONS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    else {
+    let Some((options, sink)) = CHILD.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return Ok(None);
     };
+    let path = options.path.clone();
+    let trace = TRACE_PYTHON_ALLOCATORS.load(Relaxed);
+    quiet_thread::signals_held(|| {
+        let sink = sink.map_err(|e| open_error(&path, e))?;
+        begin(options, sink, trace).map_err(|e| open_error(&path, e))
+    })?;
+    Ok(Some(path))
+}
+
+/// The options of a child's capture: `<parent file minus its .<pid>>.<child pid>`, with the
+/// child's pid, thread and start time.
+fn child_options(parent: &Options) -> Options {
+    let mut options = parent.clone();
     let parent_pid = options.header.pid;
     let stem = options
         .path
@@ -214,22 +228,28 @@ fn follow_fork_in_child() -> PyResult<Option<String>> {
     options.header.pid = pid;
     options.header.main_thread_id = current_tid();
     options.header.start_time_ms = now_ms();
-    let path = options.path.clone();
-    let trace = TRACE_PYTHON_ALLOCATORS.load(Relaxed);
-    // A worker terminated as it starts (a Pool that is done already) still leaves a capture
-    // that reads: the signal waits until the file has its header.
-    quiet_thread::signals_held(|| {
-        let sink = tracker::open_sink(&path, true).map_err(|e| open_error(&path, e))?;
-        begin(options, sink, trace).map_err(|e| open_error(&path, e))
-    })?;
-    Ok(Some(path))
+    options
 }
 
 extern "C" fn before_fork() {
     STATE.hold_for_fork();
+    if ACTIVE.load(Relaxed) {
+        // A process terminated as soon as it is forked (a Pool worker nobody needed) must
+        // still leave a capture that reads: see `after_fork_child`.
+        let old = quiet_thread::block_signals();
+        *FORK_MASK.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
+    }
+}
+
+/// Puts back the mask `before_fork` saved, if it saved one.
+fn restore_fork_mask() {
+    if let Some(old) = FORK_MASK.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        quiet_thread::restore_signals(&old);
+    }
 }
 
 extern "C" fn after_fork_parent() {
+    restore_fork_mask();
     // SAFETY: `before_fork` took the lock on this thread.
     unsafe { STATE.release_after_fork() };
 }
@@ -242,8 +262,14 @@ extern "C" fn after_fork_child() {
     if let Some(state) = state {
         ACTIVE.store(false, Relaxed);
         if state.options.follow_fork {
-            if let Ok(mut o) = CHILD_OPTIONS.try_lock() {
-                *o = Some(state.options.clone());
+            // The file, with its header, before any signal can end the child.
+            let options = child_options(&state.options);
+            let sink = tracker::open_sink(&options.path, true).and_then(|sink| {
+                sink.write_header_early(&options.header)?;
+                Ok(sink)
+            });
+            if let Ok(mut c) = CHILD.try_lock() {
+                *c = Some((options, sink));
             }
         }
         // The parent owns the file: the child must not write the parent's buffered records,
@@ -253,6 +279,7 @@ extern "C" fn after_fork_child() {
             std::mem::forget(s.take());
         }
     }
+    restore_fork_mask();
 }
 
 /// Finishes the capture when the process is about to end without stopping the tracker

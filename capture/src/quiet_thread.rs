@@ -70,15 +70,26 @@ impl Drop for QuietThread {
 /// that arrives meanwhile (a Pool terminating its workers) is delivered after `f`, never in
 /// the middle of it.
 pub fn signals_held<R>(f: impl FnOnce() -> R) -> R {
+    let old = block_signals();
+    let r = f();
+    restore_signals(&old);
+    r
+}
+
+/// Blocks every signal on the calling thread; returns the mask it had.
+pub fn block_signals() -> libc::sigset_t {
     // SAFETY: plain signal-mask calls on valid sets.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
     }
-    let r = f();
-    // SAFETY: restoring the mask saved above.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    r
+}
+
+/// Gives the calling thread the mask `old` (from [`block_signals`]) back.
+pub fn restore_signals(old: &libc::sigset_t) {
+    // SAFETY: a valid set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }

@@ -61,6 +61,18 @@ pub enum Sink {
     Null,
 }
 
+impl Sink {
+    /// Writes the capture's file header now (before tracking starts), so that the file reads as
+    /// a capture, empty, whatever happens next; tracking writes the same bytes again.
+    pub fn write_header_early(&self, header: &memray_format::records::Header) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if let Sink::Journaled { journal, .. } = self {
+            journal.write_all_at(&memray_format::file_layout::encode_file_header(header), 0)?;
+        }
+        Ok(())
+    }
+}
+
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
