@@ -45,8 +45,6 @@ pub struct Journal {
     file: File,
     /// File offset of the ring's first slot.
     ring_at: u64,
-    /// Slots whose file blocks are reserved.
-    reserved: u32,
     appended: Appended,
     /// Bytes faulted in at once when a slot is mapped (about one chunk).
     populate: usize,
@@ -57,8 +55,8 @@ pub struct Journal {
     lead: usize,
     /// The open chunk's slot.
     slot: *mut u8,
-    /// Slots already faulted in.
-    populated: u32,
+    /// Slots taken once already (their blocks reserved, their pages faulted in).
+    prepared: u32,
     /// The open chunk's sequence number (its place among the capture's chunks).
     seq: u64,
     /// Payload bytes of the open chunk already copied.
@@ -92,14 +90,13 @@ impl Journal {
         let mut j = Journal {
             file,
             ring_at: (header.len() + ring.len()) as u64,
-            reserved: 0,
             appended,
             populate: (chunk_size + (64 << 10)).min(STRIDE),
             map: std::ptr::null_mut(),
             map_len: 0,
             lead: 0,
             slot: std::ptr::null_mut(),
-            populated: 0,
+            prepared: 0,
             seq: 0,
             copied: 0,
             overflowed: false,
@@ -130,37 +127,6 @@ impl Journal {
         }
     }
 
-    /// Reserves the file blocks of slots up to the one at `slot` (touching a page the disk has
-    /// no room for would fault).
-    fn reserve(&mut self, seq: u64) -> io::Result<()> {
-        let upto = (seq % u64::from(SLOTS)) as u32 + 1;
-        if upto <= self.reserved {
-            return Ok(());
-        }
-        let from = self.ring_at + u64::from(self.reserved) * STRIDE as u64;
-        let len = u64::from(upto - self.reserved) * STRIDE as u64;
-        // SAFETY: plain fallocate on our own descriptor.
-        let r = unsafe {
-            libc::fallocate(
-                self.file.as_raw_fd(),
-                0,
-                from as libc::off_t,
-                len as libc::off_t,
-            )
-        };
-        if r != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
-                return Err(e);
-            }
-            if self.file.metadata()?.len() < from + len {
-                self.file.set_len(from + len)?;
-            }
-        }
-        self.reserved = upto;
-        Ok(())
-    }
-
     /// Maps the ring, once: each slot's pages are then faulted in once, and taken over and over
     /// with no more system calls (they count in the resident set: about a chunk per slot).
     fn map_ring(&mut self) -> io::Result<()> {
@@ -169,7 +135,7 @@ impl Journal {
         let lead = (self.ring_at - start) as usize;
         let len = lead + SLOTS as usize * STRIDE;
         // SAFETY: a shared read-write mapping of a range of our own file; only slots whose
-        // blocks are reserved (`reserve`) are ever touched.
+        // blocks are reserved (`take_slot`) are ever touched.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -189,21 +155,42 @@ impl Journal {
         Ok(())
     }
 
-    /// Makes the slot of chunk `seq` the open one, faulting in about a chunk's worth of it,
-    /// writable, in one call the first time (MADV_POPULATE_WRITE, Linux 5.14; older kernels
-    /// fault as records reach the pages).
-    fn take_slot(&mut self, seq: u64) {
+    /// Makes the slot of chunk `seq` the open one. The first time a slot is taken (slots are
+    /// taken in order), its file blocks are reserved (touching a page the disk has no room for
+    /// would fault) and about a chunk's worth of it is faulted in, writable, in one call
+    /// (MADV_POPULATE_WRITE, Linux 5.14; older kernels fault as records reach the pages).
+    fn take_slot(&mut self, seq: u64) -> io::Result<()> {
         let i = (seq % u64::from(SLOTS)) as usize;
         // SAFETY: slot `i` lies inside the ring's mapping.
         self.slot = unsafe { self.map.add(self.lead + i * STRIDE) };
-        if i as u32 >= self.populated {
+        if i as u32 >= self.prepared {
+            let from = self.ring_at + (i * STRIDE) as u64;
+            // SAFETY: plain fallocate on our own descriptor.
+            let r = unsafe {
+                libc::fallocate(
+                    self.file.as_raw_fd(),
+                    0,
+                    from as libc::off_t,
+                    STRIDE as libc::off_t,
+                )
+            };
+            if r != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                    return Err(e);
+                }
+                if self.file.metadata()?.len() < from + STRIDE as u64 {
+                    self.file.set_len(from + STRIDE as u64)?;
+                }
+            }
             let page = page_size();
-            let from = self.slot as usize / page * page;
-            let len = self.slot as usize + self.populate - from;
-            // SAFETY: advice on pages of the ring's mapping, whose blocks are reserved.
-            unsafe { libc::madvise(from as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
-            self.populated = i as u32 + 1;
+            let start = self.slot as usize / page * page;
+            let len = self.slot as usize + self.populate - start;
+            // SAFETY: advice on pages of the ring's mapping, whose blocks are now reserved.
+            unsafe { libc::madvise(start as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
+            self.prepared = i as u32 + 1;
         }
+        Ok(())
     }
 
     fn unmap(&mut self) {
@@ -237,8 +224,7 @@ impl Journal {
         if let Some(before) = self.seq.checked_sub(u64::from(SLOTS)) {
             self.wait_appended(before + 1)?;
         }
-        self.reserve(self.seq)?;
-        self.take_slot(self.seq);
+        self.take_slot(self.seq)?;
         let header = ChunkHeader {
             flags: FLAG_OPEN,
             code_base,

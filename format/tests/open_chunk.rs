@@ -11,19 +11,8 @@ fn header() -> Header {
     Header {
         pid: 7,
         main_thread_id: 1,
-        start_time_ms: 1_700_000_000_000,
         command_line: "python3 prog.py".into(),
-        python_version: "3.12.1".into(),
-        python_allocator: "pymalloc".into(),
-        native_traces: false,
-        trace_python_allocators: false,
-        follow_fork: false,
-        file_format: FileFormat::AllAllocations,
-        memory_interval_ms: 10,
-        main_thread_skipped_frames: 0,
-        stdlib_dir: "/usr/lib/python3.12".into(),
-        site_packages: vec![],
-        sys_path: vec![],
+        ..Header::default()
     }
 }
 
