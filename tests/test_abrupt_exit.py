@@ -228,9 +228,9 @@ from memray._test import MemoryAllocator
 KEEP = MemoryAllocator()
 NAME = "f" + "x" * 3_000_000
 exec(f"def {NAME}(n):\\n    KEEP.malloc(n)\\n", globals())
-KEEP.malloc(1_111)
+KEEP.malloc(1_111_117)
 globals()[NAME](2_222_222)
-KEEP.malloc(3_333)
+KEEP.malloc(3_333_331)
 print("ready", flush=True)
 time.sleep(60)
 """
@@ -250,5 +250,5 @@ def test_a_record_larger_than_a_journal_slot_is_kept(tmp_path):
     (huge,) = cap.sized(cap.allocs, 2_222_222)
     # (the innermost frame is MemoryAllocator.malloc, a Python wrapper as in Memray)
     assert cap.short_stack(huge)[1] == ("f" + "x" * 3_000_000, "<string>", 2)
-    assert len(cap.sized(cap.allocs, 1_111)) == 1
-    assert len(cap.sized(cap.allocs, 3_333)) == 1
+    assert len(cap.sized(cap.allocs, 1_111_117)) == 1
+    assert len(cap.sized(cap.allocs, 3_333_331)) == 1
