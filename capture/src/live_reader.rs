@@ -9,7 +9,7 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use memray_format::analysis::live::{connect_loopback, Live};
+use memray_analysis::live::{connect_loopback, Live};
 
 use crate::reader::{python_stack, Frame};
 /// Memray's record tuple, as `CaptureReader` hands them out.

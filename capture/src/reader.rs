@@ -1,21 +1,22 @@
 //! The Rust side of `memray.FileReader` and `memray.compute_statistics`: opens a capture, runs
-//! the shared analyses of the format crate (the same code the `memray-*` programs use), and
+//! the shared analyses of the `memray-analysis` crate (the same code the `memray-*` programs use), and
 //! hands Python plain tuples, lists and dicts (the Python side wraps them).
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use memray_format::analysis::snapshot::{aggregate, Aggregate, View};
-use memray_format::analysis::stats::{self, location_name};
-use memray_format::analysis::{analyze, Analysis, ReplayOptions, Snapshot};
+use memray_analysis::snapshot::{aggregate, Aggregate, View};
+use memray_analysis::stats::{self, location_name};
+use memray_analysis::temporal_records;
+use memray_analysis::{analyze, Analysis, ReplayOptions};
 use memray_format::Capture;
 
 pub(crate) type Frame = (String, String, u32);
 
 /// Frames as Python's (function, filename, line) tuples, at most `max_stacks` of them.
 pub(crate) fn frame_tuples<'a>(
-    frames: impl IntoIterator<Item = memray_format::analysis::Frame<'a>>,
+    frames: impl IntoIterator<Item = memray_analysis::Frame<'a>>,
     max_stacks: Option<usize>,
 ) -> Vec<Frame> {
     frames
@@ -30,7 +31,7 @@ pub(crate) fn frame_tuples<'a>(
 /// it, the first `max_stacks` frames are returned and nothing is left out. `skip_main=False`
 /// never leaves anything out (Memray's hybrid stacks of captures without native frames).
 pub(crate) fn python_stack(
-    defs: &memray_format::analysis::Definitions,
+    defs: &memray_analysis::Definitions,
     header: &memray_format::Header,
     stack: u32,
     tid: u32,
@@ -39,7 +40,7 @@ pub(crate) fn python_stack(
 ) -> Vec<Frame> {
     match max_stacks {
         None if skip_main => frame_tuples(
-            memray_format::analysis::frames::visible_frames_in(
+            memray_analysis::frames::visible_frames_in(
                 defs,
                 header.main_thread_id,
                 header.main_thread_skipped_frames,
@@ -60,8 +61,6 @@ type TemporalKey = (u32, u8, u32, u32, u32);
 type IntervalTuple = (u32, Option<u32>, u64, u64);
 /// One temporal record: its key and its intervals.
 type TemporalRecord = (TemporalKey, Vec<IntervalTuple>);
-/// (allocated in, freed in) -> (count, bytes), for one group of locations.
-type LifetimeMap = rustc_hash::FxHashMap<(u32, Option<u32>), (u64, u64)>;
 /// (tid, address, size, allocator, stack id, n_allocations, native stack id, native segment
 /// generation), Memray's record tuple.
 type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
@@ -131,13 +130,8 @@ fn group_tuple(g: &Aggregate) -> RecordTuple {
 fn metadata_dict<'py>(py: Python<'py>, a: &Analysis) -> PyResult<Bound<'py, PyDict>> {
     let h = &a.header;
     let d = PyDict::new(py);
-    let end = a
-        .trailer
-        .map(|t| t.end_time_ms)
-        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
-        .unwrap_or(h.start_time_ms);
     d.set_item("start_time_ms", h.start_time_ms)?;
-    d.set_item("end_time_ms", end)?;
+    d.set_item("end_time_ms", a.end_time_ms())?;
     d.set_item("total_allocations", a.n_events)?;
     d.set_item("total_frames", a.defs.codes.len())?;
     d.set_item("peak_memory", a.peak_memory)?;
@@ -152,140 +146,23 @@ fn metadata_dict<'py>(py: Python<'py>, a: &Analysis) -> PyResult<Bound<'py, PyDi
     Ok(d)
 }
 
-/// Every `stride`-th sample, when there are more than `max_records` (Memray's rule).
-fn thin(snapshots: &[Snapshot], max_records: usize) -> (usize, Vec<&Snapshot>) {
-    if max_records == 0 || snapshots.len() <= max_records {
-        return (1, snapshots.iter().collect());
-    }
-    let stride = snapshots.len().div_ceil(max_records);
-    (stride, snapshots.iter().step_by(stride).collect())
-}
-
-/// Memray's rule for long captures: with more than `max_records` memory samples, only every
-/// `stride`-th one is kept, and the temporal views count intervals between the kept ones.
-fn stride_for(a: &Analysis, max_records: usize) -> u32 {
-    thin(&a.snapshots, max_records).0 as u32
-}
-
-/// The kept-sample interval that full interval `i` (events after `i` samples) falls in.
-fn coarse(i: u32, stride: u32) -> u32 {
-    i.div_ceil(stride)
-}
-
-/// Groups location indices by (allocator, stack, native stack) and, unless merged, thread, in
-/// order of first appearance. Returns each group's key and members.
-fn temporal_groups(a: &Analysis, merge_threads: bool) -> Vec<(TemporalKey, Vec<usize>)> {
-    let mut index: rustc_hash::FxHashMap<TemporalKey, usize> = rustc_hash::FxHashMap::default();
-    let mut out: Vec<(TemporalKey, Vec<usize>)> = Vec::new();
-    for (i, (k, _)) in a.locations.iter().enumerate() {
-        let key = (
-            if merge_threads { 0 } else { k.thread },
-            k.allocator as u8,
-            k.stack,
-            k.native_stack,
-            0,
-        );
-        let g = *index.entry(key).or_insert_with(|| {
-            out.push((key, Vec::new()));
-            out.len() - 1
-        });
-        out[g].1.push(i);
-    }
-    out
-}
-
-/// A location's (bytes, count) at each interval's peak, given as runs over full intervals,
-/// re-expressed as runs over kept-sample intervals (each takes the value at the peak of the
-/// highest full interval inside it, the later one on ties).
-fn coarse_runs(runs: &[(u32, u64, u64)], peaks: &[u64], stride: u32) -> Vec<(u32, u64, u64)> {
-    if stride <= 1 {
-        return runs.to_vec();
-    }
-    let value_at = |i: u32| -> (u64, u64) {
-        match runs.partition_point(|r| r.0 <= i) {
-            0 => (0, 0),
-            n => (runs[n - 1].1, runs[n - 1].2),
-        }
-    };
-    let n_full = peaks.len() as u32;
-    let highest_in = |k: u32| -> u32 {
-        // Full intervals i with ceil(i / stride) == k.
-        let (lo, hi) = if k == 0 {
-            (0, 0)
-        } else {
-            (
-                (k - 1) * stride + 1,
-                (k * stride).min(n_full.saturating_sub(1)),
-            )
-        };
-        let mut best = lo;
-        for i in lo..=hi.max(lo) {
-            if peaks.get(i as usize) >= peaks.get(best as usize) {
-                best = i;
-            }
-        }
-        best
-    };
-    // The value can only change in a kept interval holding a run start, or the one after.
-    let mut candidates: Vec<u32> = runs
-        .iter()
-        .flat_map(|r| {
-            let k = coarse(r.0, stride);
-            [k, k + 1]
-        })
-        .filter(|&k| k <= coarse(n_full.saturating_sub(1), stride))
-        .collect();
-    candidates.sort_unstable();
-    candidates.dedup();
-    let mut out = Vec::new();
-    let mut last = (0, 0);
-    for k in candidates {
-        let v = value_at(highest_in(k));
-        if v != last {
-            out.push((k, v.0, v.1));
-            last = v;
-        }
-    }
-    out
-}
-
-/// Sums piecewise-constant run lists into one.
-fn sum_runs(members: &[Vec<(u32, u64, u64)>]) -> Vec<(u32, u64, u64)> {
-    if members.len() == 1 {
-        return members[0].clone();
-    }
-    let mut starts: Vec<(u32, usize, u64, u64)> = members
-        .iter()
-        .enumerate()
-        .flat_map(|(m, runs)| runs.iter().map(move |r| (r.0, m, r.1, r.2)))
-        .collect();
-    starts.sort_unstable_by_key(|s| (s.0, s.1));
-    let mut current = vec![(0u64, 0u64); members.len()];
-    let mut total = (0u64, 0u64);
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < starts.len() {
-        let k = starts[i].0;
-        while i < starts.len() && starts[i].0 == k {
-            let (_, m, b, c) = starts[i];
-            total.0 = total.0 - current[m].0 + b;
-            total.1 = total.1 - current[m].1 + c;
-            current[m] = (b, c);
-            i += 1;
-        }
-        if out.last().map(|r: &(u32, u64, u64)| (r.1, r.2)) != Some(total) {
-            out.push((k, total.0, total.1));
-        }
-    }
-    out
-}
-
-/// Runs as Memray's intervals: each run lasts until the next one starts.
-fn runs_to_intervals(runs: &[(u32, u64, u64)]) -> Vec<IntervalTuple> {
-    runs.iter()
-        .enumerate()
-        .map(|(i, r)| (r.0, runs.get(i + 1).map(|n| n.0), r.2, r.1))
-        .collect()
+/// A temporal record as Python's tuples.
+fn temporal_tuple(r: temporal_records::TemporalRecord) -> TemporalRecord {
+    let k = r.key;
+    (
+        (k.thread, k.allocator, k.stack, k.native_stack, k.generation),
+        r.intervals
+            .into_iter()
+            .map(|i| {
+                (
+                    i.allocated_before,
+                    i.deallocated_before,
+                    i.n_allocations,
+                    i.n_bytes,
+                )
+            })
+            .collect(),
+    )
 }
 
 impl CaptureReader {
@@ -442,7 +319,7 @@ impl CaptureReader {
             return frame_tuples(a.defs.frames(stack), max_stacks);
         }
         frame_tuples(
-            memray_format::analysis::frames::visible_frames(a, stack, native, tid),
+            memray_analysis::frames::visible_frames(a, stack, native, tid),
             max_stacks,
         )
     }
@@ -468,7 +345,7 @@ impl CaptureReader {
     /// one when there are more than `max_records`.
     #[pyo3(signature = (max_records=0))]
     fn memory_snapshots(&self, max_records: usize) -> Vec<(u64, u64, u64)> {
-        thin(&self.analysis.snapshots, max_records)
+        temporal_records::thin(&self.analysis.snapshots, max_records)
             .1
             .into_iter()
             .map(|s| (s.time_ms, s.rss, s.heap))
@@ -491,32 +368,9 @@ impl CaptureReader {
                 ..Default::default()
             },
         )?;
-        let stride = stride_for(&a, max_records);
-        let mut out = Vec::new();
-        for (key, members) in temporal_groups(&a, merge_threads) {
-            let runs: Vec<Vec<(u32, u64, u64)>> = members
-                .iter()
-                .map(|&m| coarse_runs(&a.interval_runs[m], &a.interval_peaks, stride))
-                .collect();
-            let merged = sum_runs(&runs);
-            if !merged.is_empty() {
-                out.push((key, runs_to_intervals(&merged)));
-            }
-        }
-        let peaks = if stride <= 1 {
-            a.interval_peaks.clone()
-        } else {
-            let mut p: Vec<u64> = Vec::new();
-            for (i, &v) in a.interval_peaks.iter().enumerate() {
-                let k = coarse(i as u32, stride) as usize;
-                if p.len() <= k {
-                    p.resize(k + 1, 0);
-                }
-                p[k] = p[k].max(v);
-            }
-            p
-        };
-        Ok((out, peaks))
+        let (records, peaks) =
+            temporal_records::high_water_mark_records(&a, merge_threads, max_records);
+        Ok((records.into_iter().map(temporal_tuple).collect(), peaks))
     }
 
     /// `get_temporal_allocation_records`: for each location, its allocations grouped by the
@@ -535,40 +389,12 @@ impl CaptureReader {
                 ..Default::default()
             },
         )?;
-        let stride = stride_for(&a, max_records);
-        let groups = temporal_groups(&a, merge_threads);
-        let mut group_of = vec![0usize; a.locations.len()];
-        for (g, (_, members)) in groups.iter().enumerate() {
-            for &m in members {
-                group_of[m] = g;
-            }
-        }
-        let mut per_group: Vec<LifetimeMap> = vec![Default::default(); groups.len()];
-        for l in &a.lifetimes {
-            let key = (
-                coarse(l.allocated_in, stride),
-                l.freed_in.map(|f| coarse(f, stride)),
-            );
-            let e = per_group[group_of[l.location as usize]]
-                .entry(key)
-                .or_default();
-            e.0 += l.count;
-            e.1 += l.bytes;
-        }
-        Ok(groups
-            .into_iter()
-            .zip(per_group)
-            .filter(|(_, m)| !m.is_empty())
-            .map(|((key, _), m)| {
-                let mut intervals: Vec<IntervalTuple> = m
-                    .into_iter()
-                    .map(|((a, f), (count, bytes))| (a, f, count, bytes))
-                    .collect();
-                // Freed intervals in order, the never-freed last.
-                intervals.sort_unstable_by_key(|i| (i.0, i.1.is_none(), i.1));
-                (key, intervals)
-            })
-            .collect())
+        Ok(
+            temporal_records::allocation_records(&a, merge_threads, max_records)
+                .into_iter()
+                .map(temporal_tuple)
+                .collect(),
+        )
     }
 
     /// `memray.compute_statistics`: the figures `memray-stats` reports, as a dict of plain

@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use memray_format::analysis::replay::Replay;
+use memray_analysis::replay::Replay;
 use memray_format::records::*;
 use memray_format::{Compression, RecordEncoder};
 use rustc_hash::FxHashMap;

@@ -1,18 +1,18 @@
-//! The memray capture format and the analyses every report shares.
+//! The memray capture format: bytes only. What a capture holds and how it is laid out, with no
+//! analysis and no symbolization (those are the `memray-analysis` and `memray-symbolize` crates).
 //!
-//! - [`writer`] turns records into a capture (chunks, optional lz4, index footer, trailer);
-//! - [`reader`] reads one back, memory-mapped (chunks decoded in parallel) or streamed;
-//! - [`analysis`] replays it once for the live set, high-water mark, leaks and totals;
-//! - [`native`] symbolises native stacks and merges them with Python stacks.
+//! - [`records`] the records and the header and trailer; [`varint`] their integer encoding;
+//! - [`chunk`] a chunk's header and payload; [`file_layout`] the prefix, index footer and tail;
+//!   [`journal_ring`] the ring of open chunks a capture has while it is written;
+//! - [`writer`] turns records into a capture (chunks, zstd or lz4, index footer, trailer);
+//! - [`reader`] reads one back, memory-mapped (chunks decoded in parallel) or streamed.
 //!
 //! `FORMAT.md` beside this crate documents every byte.
 
-pub mod analysis;
 pub mod chunk;
 pub mod error;
 pub mod file_layout;
 pub mod journal_ring;
-pub mod native;
 pub mod reader;
 pub mod records;
 pub mod varint;

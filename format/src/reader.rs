@@ -49,7 +49,7 @@ pub struct CaptureFile {
 }
 
 /// Checks a chunk's stored bytes against its checksum and decompresses them.
-pub(crate) fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
+pub fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>> {
     if h.flags != FLAG_OPEN && crc32fast::hash(stored) != h.crc32 {
         return Err(FormatError::corrupt(offset, "chunk checksum mismatch"));
     }

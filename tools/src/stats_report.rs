@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use memray_format::analysis::stats::{self, Stats};
-use memray_format::analysis::{Analysis, ReplayOptions};
+use memray_analysis::stats::{self, Stats};
+use memray_analysis::{Analysis, ReplayOptions};
 
 use crate::sizefmt::{datetime_str, size_fmt};
 use crate::text::for_terminal;
@@ -95,11 +95,7 @@ struct JsonStats {
 /// Memray's `Metadata`, as the stats document and the Python API present it.
 pub fn metadata(a: &Analysis) -> JsonMetadata {
     let h = &a.header;
-    let end = a
-        .trailer
-        .map(|t| t.end_time_ms)
-        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
-        .unwrap_or(h.start_time_ms);
+    let end = a.end_time_ms();
     JsonMetadata {
         start_time: datetime_str(h.start_time_ms),
         end_time: datetime_str(end),

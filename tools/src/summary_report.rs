@@ -3,7 +3,7 @@
 
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table};
 
-use memray_format::analysis::functions::FunctionRow;
+use memray_analysis::functions::FunctionRow;
 
 use crate::sizefmt::size_fmt;
 use crate::text::for_terminal;

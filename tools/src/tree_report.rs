@@ -1,9 +1,9 @@
 //! `memray tree`: the biggest allocation paths of a view as a tree in the terminal, with sizes
 //! and shares; the paths that did not make the cut are folded into one line.
 
-use memray_format::analysis::snapshot::Aggregate;
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::Analysis;
+use memray_analysis::snapshot::Aggregate;
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::Analysis;
 
 use crate::sizefmt::size_fmt;
 use crate::text::for_terminal;

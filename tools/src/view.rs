@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use memray_format::analysis::snapshot::{aggregate, Aggregate, View};
-use memray_format::analysis::{analyze_with_progress, Analysis, ReplayOptions};
+use memray_analysis::snapshot::{aggregate, Aggregate, View};
+use memray_analysis::{analyze_with_progress, Analysis, ReplayOptions};
 use memray_format::Capture;
 
 /// The view options the reports share (Memray's flags).

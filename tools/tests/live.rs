@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{base_header, code, ev, memory_sample, node, thread_name, START_MS};
 use crossterm::event::{KeyCode, KeyEvent};
-use memray_format::analysis::live::{connect_loopback, Live, LiveData};
+use memray_analysis::live::{connect_loopback, Live, LiveData};
 use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
 use memray_tools::live::app::{Action, App, SortKey};
 use memray_tools::live::view;

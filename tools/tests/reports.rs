@@ -51,10 +51,10 @@ use common::{
     assert_ok_quiet, base_header, cmd, code, ev, finish, memory_sample, node, thread_name, Out,
     START_MS,
 };
-use memray_format::analysis::functions::{by_function, FunctionRow};
-use memray_format::analysis::snapshot::{aggregate, View};
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::{analyze, Analysis, ReplayOptions};
+use memray_analysis::functions::{by_function, FunctionRow};
+use memray_analysis::snapshot::{aggregate, View};
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::{analyze, Analysis, ReplayOptions};
 use memray_format::{AllocatorType, Capture, CaptureWriter, Header, WriterOptions};
 use serde_json::{json, Value};
 use tempfile::TempDir;

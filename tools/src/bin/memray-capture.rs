@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use memray_format::analysis::live::Live;
+use memray_analysis::live::Live;
 use memray_tools::args::capture::{Cli, Cmd, RunArgs};
 use memray_tools::live;
 

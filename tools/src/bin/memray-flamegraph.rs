@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use memray_format::analysis::snapshot::{Aggregate, View};
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::Analysis;
-use memray_format::analysis::ReplayOptions;
+use memray_analysis::snapshot::{Aggregate, View};
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::Analysis;
+use memray_analysis::ReplayOptions;
 use memray_tools::args::flamegraph::{Args, PageFormat};
 use memray_tools::flamegraph::{data, render_page, temporal};
 use memray_tools::output::{create_output, report_output};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use memray_format::analysis::live::Live;
+use memray_analysis::live::Live;
 use memray_tools::args::live::Args;
 use memray_tools::live;
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use memray_format::analysis::functions::by_function;
+use memray_analysis::functions::by_function;
 use memray_tools::args::summary::Args;
 use memray_tools::output::stdout_is_terminal;
 use memray_tools::view::load_view;

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use memray_format::analysis::snapshot::View;
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::Analysis;
+use memray_analysis::snapshot::View;
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::Analysis;
 
 use crate::sizefmt::datetime_str;
 
@@ -174,11 +174,7 @@ pub fn build(
         }
     }
     let h = &a.header;
-    let end = a
-        .trailer
-        .map(|t| t.end_time_ms)
-        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
-        .unwrap_or(h.start_time_ms);
+    let end = a.end_time_ms();
     let mut threads: Vec<(u32, String)> = a
         .threads
         .iter()

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use memray_format::analysis::snapshot::{Aggregate, View};
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::Analysis;
+use memray_analysis::snapshot::{Aggregate, View};
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::Analysis;
 
 use super::data::{build, Document};
 

@@ -2,8 +2,8 @@
 //! on its own). The figures come from the shared live state of the format crate.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use memray_format::analysis::live::LiveData;
-use memray_format::analysis::snapshot::Aggregate;
+use memray_analysis::live::LiveData;
+use memray_analysis::snapshot::Aggregate;
 use rustc_hash::FxHashMap;
 
 /// Like Memray's live view, the table covers the first 95% of the live bytes (in order of

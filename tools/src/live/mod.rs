@@ -1,6 +1,6 @@
 //! `memray-live` and `memray run --live`: a terminal UI over a capture streamed by a running
 //! program. The stream is read on a background thread by the shared live state of the format
-//! crate ([`memray_format::analysis::live`]); this module draws it about once a second and
+//! crate ([`memray_analysis::live`]); this module draws it about once a second and
 //! handles the keys.
 
 pub mod app;
@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use crossterm::event::{self, Event};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
-use memray_format::analysis::live::{connect_loopback, Live};
+use memray_analysis::live::{connect_loopback, Live};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 

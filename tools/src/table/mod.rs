@@ -4,9 +4,9 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use memray_format::analysis::frames::visible_frames;
-use memray_format::analysis::snapshot::Aggregate;
-use memray_format::analysis::Analysis;
+use memray_analysis::frames::visible_frames;
+use memray_analysis::snapshot::Aggregate;
+use memray_analysis::Analysis;
 
 pub const TEMPLATE: &str = include_str!("template.html");
 

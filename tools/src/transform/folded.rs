@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use memray_format::analysis::Frame;
+use memray_analysis::Frame;
 
 use super::{Export, NO_STACK};
 

@@ -2,8 +2,8 @@
 //! capture, exported for other tools. `csv`, `gprof2dot` and `speedscope` are Memray's formats,
 //! byte for byte; `folded` (collapsed stacks) and `pprof` (gzipped `profile.proto`) are ours.
 //!
-//! Every format walks the same groups (`memray_format::analysis::snapshot::aggregate`) and the
-//! same stacks (`memray_format::analysis::frames::visible_frames`, Memray's main-thread rule).
+//! Every format walks the same groups (`memray_analysis::snapshot::aggregate`) and the
+//! same stacks (`memray_analysis::frames::visible_frames`, Memray's main-thread rule).
 
 pub mod csv;
 pub mod folded;
@@ -16,9 +16,9 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use memray_format::analysis::frames::visible_frames;
-use memray_format::analysis::snapshot::{Aggregate, View};
-use memray_format::analysis::{Analysis, Frame};
+use memray_analysis::frames::visible_frames;
+use memray_analysis::snapshot::{Aggregate, View};
+use memray_analysis::{Analysis, Frame};
 
 /// The export formats, in the order `--help` lists them (Memray's first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use prost::Message;
 
-use memray_format::analysis::snapshot::View;
+use memray_analysis::snapshot::View;
 
 use super::profile_proto::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
 use super::{Export, NO_STACK};
@@ -174,12 +174,7 @@ pub fn build(export: &Export) -> Profile {
     }
 
     let start_ms = a.header.start_time_ms;
-    let end_ms = a
-        .trailer
-        .map(|t| t.end_time_ms)
-        .or_else(|| a.snapshots.last().map(|s| s.time_ms))
-        .unwrap_or(start_ms)
-        .max(start_ms);
+    let end_ms = a.end_time_ms().max(start_ms);
     Profile {
         sample_type,
         sample: samples,

@@ -1,7 +1,7 @@
 //! The temporal analyses on a hand-made capture with known intervals: interval peaks, each
 //! location's value at those peaks, and allocation lifetimes.
 
-use memray_format::analysis::{analyze, ReplayOptions};
+use memray_analysis::{analyze, ReplayOptions};
 use memray_format::*;
 
 fn ev(allocator: AllocatorType, address: u64, size: u64, stack: u32) -> Event {

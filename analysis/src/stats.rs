@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use super::definitions::Definitions;
 use super::modules::ModuleResolver;
 use super::replay::Analysis;
-use crate::records::AllocatorType;
+use memray_format::records::AllocatorType;
 
 /// One histogram bin: allocations of `min_bytes..=max_bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

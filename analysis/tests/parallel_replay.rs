@@ -5,7 +5,7 @@
 
 use std::io::Cursor;
 
-use memray_format::analysis::{analyze, analyze_sequential, Analysis, ReplayOptions};
+use memray_analysis::{analyze, analyze_sequential, Analysis, ReplayOptions};
 use memray_format::*;
 use proptest::prelude::*;
 

@@ -1,11 +1,14 @@
 //! The analyses every report shares: one pass over the capture's chunks that gathers the
 //! dictionaries and replays the allocation events (live set, high-water mark, leaks, totals,
-//! memory over time).
+//! memory over time), and what reports build from it (hybrid stacks, call trees, statistics,
+//! temporal views). Reads captures through `memray-format`; native addresses are resolved by
+//! `memray-symbolize`.
 
 mod chunk_pass;
 pub mod definitions;
 pub mod frames;
 pub mod functions;
+pub mod hybrid;
 pub mod live;
 pub mod modules;
 pub mod parallel;
@@ -13,14 +16,15 @@ pub mod replay;
 pub mod snapshot;
 pub mod stats;
 pub mod temporal;
+pub mod temporal_records;
 pub mod temporary;
 pub mod tree;
 
 pub use definitions::{Definitions, Frame};
 pub use replay::{Analysis, LocKey, LocStats, ReplayOptions, Snapshot};
 
-use crate::error::Result;
-use crate::reader::Capture;
+use memray_format::error::Result;
+use memray_format::reader::Capture;
 
 /// Reads the whole capture once, its chunks replayed in parallel, and returns the dictionaries
 /// and the replay's results.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::definitions::Definitions;
-use crate::records::Header;
+use memray_format::records::Header;
 
 pub struct ModuleResolver<'h> {
     stdlib: &'h str,

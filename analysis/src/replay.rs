@@ -10,8 +10,8 @@ use rustc_hash::FxHashMap;
 use super::definitions::Definitions;
 use super::temporal::{Lifetime, Runs, TemporalPeaks};
 use super::temporary::{TemporaryAt, TemporaryFinder};
-use crate::chunk::Chunk;
-use crate::records::{AllocatorType, Event, Header, Trailer};
+use memray_format::chunk::Chunk;
+use memray_format::records::{AllocatorType, Event, Header, Trailer};
 
 /// (location, interval allocated in, interval freed in) -> (bytes, count).
 type LifetimeMap = FxHashMap<(u32, u32, u32), (u64, u64)>;
@@ -129,6 +129,17 @@ pub struct Analysis {
     pub interval_runs: Vec<Runs>,
     /// Allocations by location and the intervals they were made and freed in.
     pub lifetimes: Vec<Lifetime>,
+}
+
+impl Analysis {
+    /// When the capture ended: the trailer's time, else (a capture cut short) its last memory
+    /// sample's, else its start.
+    pub fn end_time_ms(&self) -> u64 {
+        self.trailer
+            .map(|t| t.end_time_ms)
+            .or_else(|| self.snapshots.last().map(|s| s.time_ms))
+            .unwrap_or(self.header.start_time_ms)
+    }
 }
 
 impl Replay {

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use super::replay::LocKey;
-use crate::records::{AllocatorType, Event};
+use memray_format::records::{AllocatorType, Event};
 
 /// Temporary allocations found at one location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

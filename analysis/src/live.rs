@@ -15,9 +15,9 @@ use super::definitions::Definitions;
 use super::functions::{by_function_in, FunctionRow};
 use super::replay::{Replay, ReplayOptions};
 use super::snapshot::{live_now, Aggregate};
-use crate::error::Result;
-use crate::reader::StreamReader;
-use crate::records::Header;
+use memray_format::error::Result;
+use memray_format::reader::StreamReader;
+use memray_format::records::Header;
 
 /// Seconds of heap history kept for the sparkline.
 const HISTORY_SECONDS: usize = 3600;
@@ -81,7 +81,7 @@ impl LiveData {
         }
     }
 
-    fn feed(&mut self, mut chunk: crate::chunk::Chunk) -> Result<()> {
+    fn feed(&mut self, mut chunk: memray_format::chunk::Chunk) -> Result<()> {
         self.defs.absorb(&mut chunk)?;
         self.replay.feed(&chunk);
         self.chunks += 1;

@@ -1,7 +1,10 @@
-//! Symbolisation of native stacks at report time: every distinct return address of the
+//! Symbolization of native stacks at report time: every distinct return address of a
 //! capture's native nodes is looked up in the object it was loaded from (as recorded in the
 //! capture's image generations), with DWARF line tables and inlined frames where the object has
 //! them, and its symbol table otherwise. Objects are read in parallel, each once.
+//!
+//! It takes the capture's native nodes and image maps (`memray-format` records) and knows
+//! nothing of the analyses that use its [`NativeSymbols`].
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -9,8 +12,22 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use crate::analysis::definitions::Definitions;
-use crate::records::ImageMap;
+use memray_format::records::{ImageMap, NativeNode};
+
+/// A set of loaded objects and the native nodes defined while it was in effect (see FORMAT.md,
+/// IMAGES_RESET).
+#[derive(Debug, Default, Clone)]
+pub struct ImageGeneration {
+    /// The first native node id symbolized with this set.
+    pub first_native_node: u32,
+    pub images: Vec<ImageMap>,
+}
+
+/// The index in `generations` (in file order) that native node `id` is symbolized with.
+pub fn generation_of(generations: &[ImageGeneration], id: u32) -> Option<usize> {
+    let after = generations.partition_point(|g| g.first_native_node <= id);
+    after.checked_sub(1)
+}
 
 /// One native frame: a function, its source file and line (0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,15 +88,14 @@ type Lookups = Vec<(u32, u64)>;
 /// Each location's frames, and the warning about the object if it could not be read.
 type Resolved = (Vec<(u32, Vec<NativeFrame>)>, Option<String>);
 
-/// Resolves every native node of `defs`.
-pub fn symbolize(defs: &Definitions) -> NativeSymbols {
-    let mut node_location = Vec::with_capacity(defs.native_nodes.len());
+/// Resolves every native node (`native_nodes[id - 1]` is node `id`) with the objects of the
+/// image generation it was defined under.
+pub fn symbolize(native_nodes: &[NativeNode], generations: &[ImageGeneration]) -> NativeSymbols {
+    let mut node_location = Vec::with_capacity(native_nodes.len());
     let mut distinct: FxHashMap<(usize, u64), u32> = FxHashMap::default();
     let mut wanted: Vec<(usize, u64)> = Vec::new();
-    for (i, node) in defs.native_nodes.iter().enumerate() {
-        let generation = defs
-            .generation_of_native(i as u32 + 1)
-            .unwrap_or(usize::MAX);
+    for (i, node) in native_nodes.iter().enumerate() {
+        let generation = generation_of(generations, i as u32 + 1).unwrap_or(usize::MAX);
         let loc = *distinct.entry((generation, node.ip)).or_insert_with(|| {
             wanted.push((generation, node.ip));
             (wanted.len() - 1) as u32
@@ -88,8 +104,7 @@ pub fn symbolize(defs: &Definitions) -> NativeSymbols {
     }
 
     // Which object each address belongs to, per generation.
-    let ranges: Vec<Vec<(u64, u64, &ImageMap)>> = defs
-        .image_generations
+    let ranges: Vec<Vec<(u64, u64, &ImageMap)>> = generations
         .iter()
         .map(|g| {
             let mut r: Vec<(u64, u64, &ImageMap)> = g
@@ -251,19 +266,14 @@ fn lookup(loader: &addr2line::Loader, probe: u64, ip: u64, path: &str) -> Vec<Na
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::definitions::ImageGeneration;
-    use crate::records::NativeNode;
 
-    fn defs_with(image: ImageMap, ips: &[u64]) -> Definitions {
-        let mut defs = Definitions::default();
-        defs.image_generations.push(ImageGeneration {
+    fn symbolize_with(image: ImageMap, ips: &[u64]) -> NativeSymbols {
+        let generations = [ImageGeneration {
             first_native_node: 1,
             images: vec![image],
-        });
-        for &ip in ips {
-            defs.native_nodes.push(NativeNode { parent: 0, ip });
-        }
-        defs
+        }];
+        let nodes: Vec<NativeNode> = ips.iter().map(|&ip| NativeNode { parent: 0, ip }).collect();
+        symbolize(&nodes, &generations)
     }
 
     #[test]
@@ -274,8 +284,7 @@ mod tests {
             segments: vec![(0, 0x1000)],
             build_id: vec![1, 2, 3],
         };
-        let defs = defs_with(image, &[0x1010, 0x1020, 0x1010, 0x9000]);
-        let s = symbolize(&defs);
+        let s = symbolize_with(image, &[0x1010, 0x1020, 0x1010, 0x9000]);
         assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
         assert!(s.warnings[0].contains("/nonexistent/libgone.so"));
         assert_eq!(s.frames(1)[0].function, "0x1010");
@@ -297,8 +306,7 @@ mod tests {
             segments: vec![(0, 0x10_0000)],
             build_id: vec![0xde, 0xad],
         };
-        let defs = defs_with(image, &[0x100, 0x200]);
-        let s = symbolize(&defs);
+        let s = symbolize_with(image, &[0x100, 0x200]);
         assert_eq!(s.warnings.len(), 1);
         assert!(s.warnings[0].contains("changed"), "{}", s.warnings[0]);
     }

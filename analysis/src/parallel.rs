@@ -17,11 +17,11 @@ use super::chunk_pass::{self, PassOptions, Step, Summary, TempFind};
 use super::definitions::Definitions;
 use super::replay::{Replay, ReplayOptions};
 use super::temporary::TemporaryFinder;
-use crate::chunk::CHUNK_HEADER_LEN;
-use crate::chunk::{decode_payload, ChunkHeader};
-use crate::error::Result;
-use crate::reader::{Capture, CaptureFile, ChunkLoc};
-use crate::records::Trailer;
+use memray_format::chunk::CHUNK_HEADER_LEN;
+use memray_format::chunk::{decode_payload, ChunkHeader};
+use memray_format::error::Result;
+use memray_format::reader::{Capture, CaptureFile, ChunkLoc};
+use memray_format::records::Trailer;
 
 /// Called now and then with the bytes of the capture read so far and its size when known.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
@@ -142,7 +142,7 @@ fn replay_job(
             chunk_pass::run(&loc.header, &bytes, loc.offset, pass)
         }
         Job::Read(loc, stored) => {
-            let bytes = crate::reader::decompress(&loc.header, stored, loc.offset)?;
+            let bytes = memray_format::reader::decompress(&loc.header, stored, loc.offset)?;
             let mut s = chunk_pass::run(&loc.header, &bytes, loc.offset, pass)?;
             s.payload = Some(bytes);
             Ok(s)

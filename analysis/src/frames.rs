@@ -5,7 +5,7 @@
 
 use super::definitions::{Definitions, Frame};
 use super::replay::Analysis;
-use crate::native::hybrid_frames;
+use crate::hybrid::hybrid_frames;
 
 /// The frames of an allocation on `thread`, innermost first, without the main thread's
 /// outermost frames that belong to the code that started tracking: the hybrid stack when the

@@ -3,10 +3,11 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::chunk::Chunk;
-use crate::error::{FormatError, Result};
-use crate::native::NativeSymbols;
-use crate::records::{CodeDef, ImageMap, NativeNode, StackNode};
+use memray_format::chunk::Chunk;
+use memray_format::error::{FormatError, Result};
+use memray_format::records::{CodeDef, NativeNode, StackNode};
+pub use memray_symbolize::ImageGeneration;
+use memray_symbolize::NativeSymbols;
 
 #[derive(Debug, Default, Clone)]
 pub struct Definitions {
@@ -19,14 +20,6 @@ pub struct Definitions {
     pub image_generations: Vec<ImageGeneration>,
     /// Every native node's frames, once [`Definitions::symbolize_native`] has run.
     pub native_symbols: NativeSymbols,
-}
-
-/// A set of loaded objects and the native nodes defined while it was in effect.
-#[derive(Debug, Default, Clone)]
-pub struct ImageGeneration {
-    /// The first native node id symbolised with this set.
-    pub first_native_node: u32,
-    pub images: Vec<ImageMap>,
 }
 
 /// One resolved Python frame.
@@ -124,16 +117,9 @@ impl Definitions {
     /// Resolves the native nodes' addresses into frames (a no-op without native nodes).
     pub fn symbolize_native(&mut self) {
         if !self.native_nodes.is_empty() {
-            self.native_symbols = crate::native::symbolize(self);
+            self.native_symbols =
+                memray_symbolize::symbolize(&self.native_nodes, &self.image_generations);
         }
-    }
-
-    /// The image generation native node `id` is symbolised with.
-    pub fn generation_of_native(&self, id: u32) -> Option<usize> {
-        let after = self
-            .image_generations
-            .partition_point(|g| g.first_native_node <= id);
-        after.checked_sub(1)
     }
 
     /// Iterates the return addresses of native stack `id`, innermost first, with each node's id.

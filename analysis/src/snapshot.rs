@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap;
 
 use super::replay::{Analysis, LocKey, LocStats};
-use crate::records::AllocatorType;
+use memray_format::records::AllocatorType;
 
 /// Which moment's live allocations to aggregate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,9 +22,9 @@ use rustc_hash::FxHashMap;
 
 use super::replay::LocKey;
 use super::temporary::find_allocation;
-use crate::chunk::{decode_records, Chunk, ChunkHeader, Record};
-use crate::error::Result;
-use crate::records::{AllocatorType, Event, MemorySample};
+use memray_format::chunk::{decode_records, Chunk, ChunkHeader, Record};
+use memray_format::error::Result;
+use memray_format::records::{AllocatorType, Event, MemorySample};
 
 /// What the pass gathers besides the live set and the peaks.
 #[derive(Debug, Clone, Copy, Default)]

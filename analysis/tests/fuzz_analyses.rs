@@ -2,11 +2,11 @@
 //! random bytes after a valid header never make an analysis panic, and the replay's books
 //! balance (what is live at the end equals what was allocated minus what was freed).
 
-use memray_format::analysis::functions::by_function;
-use memray_format::analysis::snapshot::{aggregate, View};
-use memray_format::analysis::stats;
-use memray_format::analysis::tree::{CallTree, TreeOptions};
-use memray_format::analysis::{analyze, Analysis, ReplayOptions};
+use memray_analysis::functions::by_function;
+use memray_analysis::snapshot::{aggregate, View};
+use memray_analysis::stats;
+use memray_analysis::tree::{CallTree, TreeOptions};
+use memray_analysis::{analyze, Analysis, ReplayOptions};
 use memray_format::*;
 use proptest::prelude::*;
 

@@ -4,7 +4,7 @@
 //! eval-loop frame on the native stack stands for one entry frame and the non-entry frames
 //! above it. The two stacks are paired from the outermost frame inwards.
 
-use crate::analysis::definitions::{Definitions, Frame};
+use crate::definitions::{Definitions, Frame};
 
 /// True for a native frame of the interpreter loop (which stands for Python frames).
 pub fn is_eval_frame(function: &str) -> bool {
@@ -74,8 +74,8 @@ pub fn hybrid_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::native::{NativeFrame, NativeSymbols};
-    use crate::records::{CodeDef, NativeNode, StackNode};
+    use memray_format::records::{CodeDef, NativeNode, StackNode};
+    use memray_symbolize::{NativeFrame, NativeSymbols};
 
     /// Python frames outermost first as (name, entry); native functions outermost first.
     fn defs(python: &[(&str, bool)], native: &[&str]) -> (Definitions, u32, u32) {
