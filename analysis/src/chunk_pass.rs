@@ -1,6 +1,10 @@
 //! The per-chunk half of the parallel replay: one chunk's events replayed on their own, as if
 //! nothing were live when it starts, into a [`Summary`] that [`super::parallel`] applies to the
-//! whole-capture [`Replay`](super::replay::Replay) in file order.
+//! whole-capture [`Replay`](super::replay::Replay) in file order ([`Replay::apply`]). The
+//! observers that follow events see the chunk's through their chunk observers
+//! ([`super::observer::ChunkObserver`]).
+//!
+//! [`Replay::apply`]: super::replay::Replay::apply
 //!
 //! What a chunk cannot settle alone becomes a step the merge replays against the global state:
 //! a free of an address the chunk never allocated (the block came from an earlier chunk), every
@@ -16,24 +20,18 @@
 //! allocated before freeing them (`fresh`) and the merge replays the chunk event by event
 //! when one of them is live.
 
-use std::collections::VecDeque;
+use std::any::Any;
 
 use rustc_hash::FxHashMap;
 
+use super::observer::{Allocation, ChunkObserver, NewChunkObserver, Release};
 use super::replay::LocKey;
-use super::temporary::find_allocation;
 use memray_format::chunk::{decode_records, Chunk, ChunkHeader, Record};
 use memray_format::error::Result;
 use memray_format::records::{AllocatorType, Event, MemorySample};
 
-/// What the pass gathers besides the live set and the peaks.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct PassOptions {
-    pub size_counts: bool,
-    /// Temporary allocations: how many of a thread's latest allocations a free is matched to.
-    pub window: Option<usize>,
-    pub lifetimes: bool,
-}
+/// What makes the chunk observers of a pass, with the index of the observer each one is for.
+pub(super) type ChunkObservers<'a> = &'a [(usize, NewChunkObserver)];
 
 /// One thing the merge does, in event order.
 #[derive(Debug, Clone)]
@@ -60,34 +58,6 @@ pub(super) enum Step {
     },
 }
 
-/// A temporary allocation the chunk found, or a free it could not match on its own.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum TempFind {
-    /// Allocations at local location `loc` freed soon after: the first one's address, the
-    /// bytes and count of all of them (in the chunk).
-    Found {
-        loc: u32,
-        address: u64,
-        bytes: u64,
-        count: u64,
-    },
-    /// A free that may match one of the thread's allocations from earlier chunks; `seen` of
-    /// the thread's allocations came earlier in this chunk.
-    Open {
-        thread: u32,
-        address: u64,
-        size: u64,
-        ranged: bool,
-        seen: usize,
-    },
-}
-
-/// (location, interval allocated in, interval freed in).
-pub(super) type LifetimeKey = (u32, u32, u32);
-
-/// One of a thread's latest allocations: address, size, location.
-pub(super) type Recent = (u64, u64, u32);
-
 /// One chunk replayed on its own.
 #[derive(Debug, Default)]
 pub(super) struct Summary {
@@ -98,11 +68,10 @@ pub(super) struct Summary {
     pub locs: Vec<(LocKey, u64)>,
     /// Per location: bytes (saturating) and count allocated (mmap excluded).
     pub totals: Vec<(u64, u64)>,
-    /// Allocation and deallocation events, bytes allocated and sizes (mmap/munmap excluded).
+    /// Allocation and deallocation events and bytes allocated (mmap/munmap excluded).
     pub n_allocations: u64,
     pub n_deallocations: u64,
     pub bytes_allocated: u64,
-    pub sizes: FxHashMap<u64, u64>,
     /// The exact sum of every allocation's size, mmap included.
     pub alloc_sum: u128,
     pub steps: Vec<Step>,
@@ -110,22 +79,14 @@ pub(super) struct Summary {
     pub fresh: Vec<u64>,
     /// Blocks still live at the end: address, size, location, interval allocated in.
     pub survivors: Vec<(u64, u64, u32, u32)>,
-    /// (location, interval allocated in, interval freed in) -> (bytes, count), both
-    /// intervals counted from the chunk's start.
-    pub lifetimes: Vec<(LifetimeKey, (u64, u64))>,
-    /// Temporary allocations, each with the index of the event that found it.
-    pub temp: Vec<(u32, TempFind)>,
-    /// Per thread, its latest allocations in the chunk (newest first, up to the window):
-    /// address, size, location.
-    pub temp_latest: Vec<(u32, Vec<Recent>)>,
+    /// What each chunk observer found, with the index of its observer.
+    pub parts: Vec<(usize, Box<dyn Any + Send>)>,
     /// For a stream: the decompressed payload, in case the merge must replay it event by event.
     pub payload: Option<Vec<u8>>,
 }
 
 /// Location marker of an address freed in this chunk.
 const DEAD: u32 = u32::MAX;
-/// Sizes below this are counted in an array, the others in a map.
-const SMALL_SIZES: usize = 4096;
 /// Entries of the location cache (a power of two).
 const LOC_CACHE: usize = 64;
 
@@ -143,13 +104,11 @@ struct LocChange {
 }
 
 struct Pass {
-    opts: PassOptions,
     out: Summary,
     keys: FxHashMap<LocKey, u32>,
     cache: [(LocKey, u32); LOC_CACHE],
     /// Address -> (size, location or DEAD, interval allocated in) of every address seen.
     blocks: FxHashMap<u64, (u64, u32, u32)>,
-    small_sizes: Vec<u64>,
     /// The chunk's own net heap change so far (wrapping: a sum past 2^64 is replayed anyway).
     heap: u64,
     interval: u32,
@@ -162,9 +121,8 @@ struct Pass {
     gen: u32,
     changes: Vec<LocChange>,
     changed: Vec<u32>,
-    lifetimes: FxHashMap<LifetimeKey, (u64, u64)>,
-    recent: FxHashMap<u32, VecDeque<Recent>>,
-    found: FxHashMap<u32, usize>,
+    /// The chunk observers, with the index of the observer each one is for.
+    observers: Vec<(usize, Box<dyn ChunkObserver>)>,
 }
 
 impl Pass {
@@ -254,13 +212,17 @@ impl Pass {
     fn release(&mut self, size: u64, loc: u32, born: u32) {
         self.heap = self.heap.wrapping_sub(size);
         self.change(loc, size.wrapping_neg(), u64::MAX);
-        if self.opts.lifetimes {
-            let e = self
-                .lifetimes
-                .entry((loc, born, self.interval))
-                .or_default();
-            e.0 += size;
-            e.1 += 1;
+        if !self.observers.is_empty() {
+            let r = Release {
+                loc,
+                bytes: size,
+                count: 1,
+                allocated_in: born,
+                freed_in: self.interval,
+            };
+            for (_, o) in &mut self.observers {
+                o.release(&r);
+            }
         }
     }
 
@@ -275,8 +237,8 @@ impl Pass {
         } else {
             Some(self.loc(e))
         };
-        if self.opts.window.is_some() {
-            self.temporary(e, loc, pos);
+        if !self.observers.is_empty() {
+            self.tell_observers(e, loc);
         }
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
@@ -307,12 +269,6 @@ impl Pass {
                 self.out.n_allocations += 1;
                 self.out.bytes_allocated = self.out.bytes_allocated.saturating_add(e.size);
                 self.out.alloc_sum += u128::from(e.size);
-                if self.opts.size_counts {
-                    match self.small_sizes.get_mut(e.size as usize) {
-                        Some(n) => *n += 1,
-                        None => *self.out.sizes.entry(e.size).or_default() += 1,
-                    }
-                }
                 let t = &mut self.out.totals[loc as usize];
                 t.0 = t.0.saturating_add(e.size);
                 t.1 += 1;
@@ -342,46 +298,25 @@ impl Pass {
         }
     }
 
-    /// Memray's temporary allocations, within the chunk (see [`super::temporary`]).
-    fn temporary(&mut self, e: &Event, loc: Option<u32>, pos: u32) {
-        let window = self.opts.window.unwrap_or_default();
-        let recent = self.recent.entry(e.thread).or_default();
-        if let Some(loc) = loc {
-            recent.push_front((e.address, e.size, loc));
-            recent.truncate(window);
-            return;
-        }
-        match find_allocation(recent.iter(), e) {
-            Some((address, size, loc)) => {
-                let temp = &mut self.out.temp;
-                let i = *self.found.entry(loc).or_insert_with(|| {
-                    temp.push((
-                        pos,
-                        TempFind::Found {
-                            loc,
-                            address,
-                            bytes: 0,
-                            count: 0,
-                        },
-                    ));
-                    temp.len() - 1
-                });
-                if let TempFind::Found { bytes, count, .. } = &mut temp[i].1 {
-                    *bytes = bytes.saturating_add(size);
-                    *count += 1;
+    /// Tells the chunk observers of an event (`loc`: an allocation's location).
+    #[inline(never)]
+    fn tell_observers(&mut self, e: &Event, loc: Option<u32>) {
+        match loc {
+            Some(loc) => {
+                let a = Allocation {
+                    event: e,
+                    loc,
+                    interval: self.interval,
+                };
+                for (_, o) in &mut self.observers {
+                    o.allocation(&a);
                 }
             }
-            None if recent.len() < window => self.out.temp.push((
-                pos,
-                TempFind::Open {
-                    thread: e.thread,
-                    address: e.address,
-                    size: e.size,
-                    ranged: e.allocator == AllocatorType::Munmap,
-                    seen: recent.len(),
-                },
-            )),
-            None => {}
+            None => {
+                for (_, o) in &mut self.observers {
+                    o.free(e);
+                }
+            }
         }
     }
 
@@ -393,11 +328,6 @@ impl Pass {
 
     fn finish(mut self) -> Summary {
         self.close_stretch();
-        for (size, &n) in self.small_sizes.iter().enumerate() {
-            if n > 0 {
-                self.out.sizes.insert(size as u64, n);
-            }
-        }
         self.out.n_events = self.n_events;
         self.out.survivors = self
             .blocks
@@ -405,12 +335,10 @@ impl Pass {
             .filter(|(_, b)| b.1 != DEAD)
             .map(|(&addr, &(size, loc, born))| (addr, size, loc, born))
             .collect();
-        self.out.lifetimes = self.lifetimes.into_iter().collect();
-        self.out.temp_latest = self
-            .recent
+        self.out.parts = self
+            .observers
             .into_iter()
-            .filter(|(_, r)| !r.is_empty())
-            .map(|(t, r)| (t, r.into_iter().collect()))
+            .map(|(i, o)| (i, o.done()))
             .collect();
         self.out
     }
@@ -429,10 +357,9 @@ pub(super) fn run(
     h: &ChunkHeader,
     payload: &[u8],
     offset: u64,
-    opts: PassOptions,
+    observers: ChunkObservers<'_>,
 ) -> Result<Summary> {
     let mut pass = Pass {
-        opts,
         out: Summary {
             chunk: Chunk {
                 code_base: h.code_base,
@@ -445,11 +372,6 @@ pub(super) fn run(
         keys: FxHashMap::default(),
         cache: [(NO_KEY, 0); LOC_CACHE],
         blocks: FxHashMap::default(),
-        small_sizes: if opts.size_counts {
-            vec![0; SMALL_SIZES]
-        } else {
-            Vec::new()
-        },
         heap: 0,
         interval: 0,
         n_events: 0,
@@ -459,9 +381,7 @@ pub(super) fn run(
         gen: 1,
         changes: Vec::new(),
         changed: Vec::new(),
-        lifetimes: FxHashMap::default(),
-        recent: FxHashMap::default(),
-        found: FxHashMap::default(),
+        observers: observers.iter().map(|(i, new)| (*i, new())).collect(),
     };
     let mut defs: Vec<Record> = Vec::new();
     decode_records(h, payload, offset, |r| match r {

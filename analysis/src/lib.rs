@@ -11,13 +11,13 @@ pub mod functions;
 pub mod hybrid;
 pub mod live;
 pub mod modules;
+pub mod observer;
+pub mod observers;
 pub mod parallel;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;
-pub mod temporal;
 pub mod temporal_records;
-pub mod temporary;
 pub mod tree;
 
 pub use definitions::{Definitions, Frame};

@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::sync::Mutex;
 
-use super::chunk_pass::{self, PassOptions, Step, Summary, TempFind};
+use super::chunk_pass::{self, ChunkObservers, Summary};
 use super::definitions::Definitions;
 use super::replay::{Replay, ReplayOptions};
-use super::temporary::TemporaryFinder;
 use memray_format::chunk::CHUNK_HEADER_LEN;
 use memray_format::chunk::{decode_payload, ChunkHeader};
 use memray_format::error::Result;
@@ -38,10 +37,6 @@ enum Job {
 struct Merger {
     replay: Replay,
     defs: Definitions,
-    temporary: Option<TemporaryFinder>,
-    /// The exact sum of every size allocated so far; past 2^64 the replay's saturating sums
-    /// depend on the order, so every later chunk is replayed event by event.
-    alloc_sum: u128,
 }
 
 /// Replays every chunk of `capture`; returns the dictionaries, the replay (ready for
@@ -51,20 +46,12 @@ pub fn replay_capture(
     opts: ReplayOptions,
     progress: Progress<'_>,
 ) -> Result<(Definitions, Replay, Option<Trailer>)> {
-    let pass = PassOptions {
-        size_counts: opts.size_counts,
-        window: opts.temporary_threshold.map(|t| t.saturating_add(1)),
-        lifetimes: opts.lifetimes,
-    };
     let mut m = Merger {
-        replay: Replay::new(ReplayOptions {
-            temporary_threshold: None,
-            ..opts
-        }),
+        replay: Replay::new(opts),
         defs: Definitions::default(),
-        temporary: opts.temporary_threshold.map(TemporaryFinder::new),
-        alloc_sum: 0,
     };
+    let observers = m.replay.chunk_observers();
+    let pass: ChunkObservers<'_> = &observers;
     let workers = rayon::current_num_threads().max(1);
     let trailer = match capture {
         Capture::File(file) => {
@@ -118,20 +105,13 @@ pub fn replay_capture(
             s.trailer
         }
     };
-    let Merger {
-        mut replay,
-        defs,
-        temporary,
-        ..
-    } = m;
-    replay.temporary = temporary;
-    Ok((defs, replay, trailer))
+    Ok((m.defs, m.replay, trailer))
 }
 
 /// Replays one job's chunk on its own.
 fn replay_job(
     job: &Job,
-    pass: PassOptions,
+    pass: ChunkObservers<'_>,
     payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
     chunks: &[ChunkLoc],
 ) -> Result<Summary> {
@@ -155,7 +135,7 @@ fn replay_job(
 fn run(
     workers: usize,
     jobs: &mut dyn Iterator<Item = Result<Job>>,
-    pass: PassOptions,
+    pass: ChunkObservers<'_>,
     payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
     chunks: &[ChunkLoc],
     mut merge: impl FnMut(Summary, Job) -> Result<()>,
@@ -231,102 +211,7 @@ impl Merger {
         payload: &dyn Fn() -> Result<Vec<u8>>,
     ) -> Result<()> {
         self.defs.absorb(&mut s.chunk)?;
-        let r = &mut self.replay;
-        r.feed_aggregates(&s.chunk);
-        self.alloc_sum = self.alloc_sum.saturating_add(s.alloc_sum);
-        if self.alloc_sum > u128::from(u64::MAX) || s.fresh.iter().any(|a| r.blocks.contains_key(a))
-        {
-            let chunk = decode_payload(header, &payload()?, offset)?;
-            r.temporary = self.temporary.take();
-            r.feed_events(&chunk);
-            self.temporary = r.temporary.take();
-            return Ok(());
-        }
-        let base = r.n_events;
-        let interval_base = r.interval;
-        let index: Vec<u32> = s
-            .locs
-            .iter()
-            .map(|&(key, address)| r.loc_index_key(key, address))
-            .collect();
-        for (i, &(bytes, count)) in s.totals.iter().enumerate() {
-            let st = &mut r.locs[index[i] as usize].1;
-            st.total_bytes = st.total_bytes.saturating_add(bytes);
-            st.total_count += count;
-        }
-        r.n_allocations += s.n_allocations;
-        r.n_deallocations += s.n_deallocations;
-        r.bytes_allocated = r.bytes_allocated.saturating_add(s.bytes_allocated);
-        for (size, n) in s.sizes {
-            *r.sizes.entry(size).or_default() += n;
-        }
-        for step in s.steps {
-            match step {
-                Step::Delta { loc, bytes, count } => {
-                    r.apply_delta(index[loc as usize], bytes, count)
-                }
-                Step::Candidate { event } => r.after_allocation(base + u64::from(event)),
-                Step::Sample(m) => r.sample(m.time_ms, m.rss),
-                Step::Free { address } => r.free_block(address),
-                Step::Ranged { event, e } => {
-                    r.n_events = base + u64::from(event);
-                    r.push_event(&e);
-                }
-            }
-        }
-        r.n_events = base + u64::from(s.n_events);
-        for (address, size, loc, born) in s.survivors {
-            r.blocks
-                .insert(address, (size, index[loc as usize], interval_base + born));
-        }
-        if let Some(l) = &mut r.lifetimes {
-            for ((loc, born, freed), (bytes, count)) in s.lifetimes {
-                let key = (
-                    index[loc as usize],
-                    interval_base + born,
-                    interval_base + freed,
-                );
-                let e = l.entry(key).or_default();
-                e.0 += bytes;
-                e.1 += count;
-            }
-        }
-        if let Some(t) = &mut self.temporary {
-            let key = |loc: u32| r.locs[index[loc as usize] as usize].0;
-            let mut found = Vec::new();
-            for (_, f) in &s.temp {
-                match *f {
-                    TempFind::Found {
-                        loc,
-                        address,
-                        bytes,
-                        count,
-                    } => found.push((key(loc), address, bytes, count)),
-                    TempFind::Open {
-                        thread,
-                        address,
-                        size,
-                        ranged,
-                        seen,
-                    } => {
-                        if let Some((a, sz, k)) =
-                            t.match_earlier(thread, address, size, ranged, seen)
-                        {
-                            found.push((k, a, sz, 1));
-                        }
-                    }
-                }
-            }
-            for (k, address, bytes, count) in found {
-                t.add_found(k, address, bytes, count);
-            }
-            for (thread, latest) in s.temp_latest {
-                t.push_latest(
-                    thread,
-                    latest.into_iter().map(|(a, sz, loc)| (a, sz, key(loc))),
-                );
-            }
-        }
-        Ok(())
+        self.replay
+            .apply(s, &mut || decode_payload(header, &payload()?, offset))
     }
 }

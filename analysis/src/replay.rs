@@ -1,20 +1,25 @@
-//! Replays allocation events in order: keeps the live set (blocks by address, `mmap` ranges
-//! with partial unmaps), the heap size, and per-location totals, and captures the allocations
-//! live at the high-water mark lazily (a location's at-peak value is only copied when the
-//! location changes after a new peak), so finding the peak costs one pass and no snapshots.
+//! The one replay of allocation events, in order: keeps the live set (blocks by address, `mmap`
+//! ranges with partial unmaps), the heap size, and per-location totals, and captures the
+//! allocations live at the high-water mark lazily (a location's at-peak value is only copied
+//! when the location changes after a new peak), so finding the peak costs one pass and no
+//! snapshots. Every other analysis is an [`Observer`] of it ([`crate::observers`]).
+//!
+//! It takes events one by one ([`Replay::feed`], [`Replay::push_event`]) or a chunk replayed on
+//! its own by the parallel replay ([`Replay::apply`]).
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+use super::chunk_pass::{Step, Summary};
 use super::definitions::Definitions;
-use super::temporal::{Lifetime, Runs, TemporalPeaks};
-use super::temporary::{TemporaryAt, TemporaryFinder};
+use super::observer::{Allocation, ChunkContext, End, NewChunkObserver, Observer, Release, Sample};
+use super::observers::lifetimes::Lifetime;
+use super::observers::temporal_peaks::Runs;
+use super::observers::temporary::TemporaryAt;
 use memray_format::chunk::Chunk;
+use memray_format::error::Result;
 use memray_format::records::{AllocatorType, Event, Header, Trailer};
-
-/// (location, interval allocated in, interval freed in) -> (bytes, count).
-type LifetimeMap = FxHashMap<(u32, u32, u32), (u64, u64)>;
 
 /// What allocations are grouped by: one allocation site on one thread through one allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,38 +72,39 @@ pub struct Snapshot {
 pub struct ReplayOptions {
     /// Count allocations by exact size (for histograms).
     pub size_counts: bool,
-    /// Find temporary allocations with this threshold (see [`super::temporary`]).
+    /// Find temporary allocations with this threshold (see [`crate::observers::temporary`]).
     pub temporary_threshold: Option<usize>,
-    /// Keep each location's value at every interval's peak (see [`super::temporal`]).
+    /// Keep each location's value at every interval's peak (see
+    /// [`crate::observers::temporal_peaks`]).
     pub temporal_peaks: bool,
     /// Group allocations by the intervals they were made and freed in.
     pub lifetimes: bool,
 }
 
 pub struct Replay {
-    pub(super) opts: ReplayOptions,
-    pub(super) keys: FxHashMap<LocKey, u32>,
-    pub(super) locs: Vec<(LocKey, LocStats)>,
+    keys: FxHashMap<LocKey, u32>,
+    locs: Vec<(LocKey, LocStats)>,
     /// Live blocks: address -> (size, location index, interval allocated in).
-    pub(super) blocks: FxHashMap<u64, (u64, u32, u32)>,
+    blocks: FxHashMap<u64, (u64, u32, u32)>,
     /// mmap'ed ranges: start -> (length, location index, interval allocated in).
-    pub(super) ranges: BTreeMap<u64, (u64, u32, u32)>,
+    ranges: BTreeMap<u64, (u64, u32, u32)>,
     /// Memory samples seen so far: the current interval.
-    pub(super) interval: u32,
-    pub(super) temporal: Option<TemporalPeaks>,
-    pub(super) lifetimes: Option<LifetimeMap>,
-    pub(super) heap: u64,
-    pub(super) peak: u64,
-    pub(super) peak_gen: u32,
-    pub(super) peak_event: u64,
-    pub(super) n_events: u64,
-    pub(super) n_allocations: u64,
-    pub(super) n_deallocations: u64,
-    pub(super) bytes_allocated: u64,
-    pub(super) sizes: FxHashMap<u64, u64>,
-    pub(super) snapshots: Vec<Snapshot>,
-    pub(super) threads: Vec<u32>,
-    pub(super) temporary: Option<TemporaryFinder>,
+    interval: u32,
+    heap: u64,
+    peak: u64,
+    peak_gen: u32,
+    peak_event: u64,
+    n_events: u64,
+    n_allocations: u64,
+    n_deallocations: u64,
+    bytes_allocated: u64,
+    /// The exact sum of every size allocated by the chunks applied so far; past 2^64 the
+    /// saturating sums depend on the order, so [`Replay::apply`] replays every later chunk
+    /// event by event.
+    alloc_sum: u128,
+    snapshots: Vec<Snapshot>,
+    threads: Vec<u32>,
+    observers: Vec<Box<dyn Observer>>,
 }
 
 /// The results every report starts from.
@@ -143,9 +149,14 @@ impl Analysis {
 }
 
 impl Replay {
+    /// A replay with the observers `opts` asks for.
     pub fn new(opts: ReplayOptions) -> Self {
+        Replay::with_observers(crate::observers::for_options(&opts))
+    }
+
+    /// A replay watched by `observers`.
+    pub fn with_observers(observers: Vec<Box<dyn Observer>>) -> Self {
         Replay {
-            opts,
             keys: FxHashMap::default(),
             locs: Vec::new(),
             blocks: FxHashMap::default(),
@@ -158,20 +169,28 @@ impl Replay {
             n_allocations: 0,
             n_deallocations: 0,
             bytes_allocated: 0,
-            sizes: FxHashMap::default(),
+            alloc_sum: 0,
             snapshots: Vec::new(),
             threads: Vec::new(),
-            temporary: opts.temporary_threshold.map(TemporaryFinder::new),
             interval: 0,
-            temporal: opts.temporal_peaks.then(TemporalPeaks::default),
-            lifetimes: opts.lifetimes.then(FxHashMap::default),
+            observers,
         }
+    }
+
+    /// What makes each observer's share of a chunk replayed on its own, with the observer's
+    /// index (for [`Replay::apply`]).
+    pub(crate) fn chunk_observers(&self) -> Vec<(usize, NewChunkObserver)> {
+        self.observers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| Some((i, o.chunk_observers()?)))
+            .collect()
     }
 
     /// Records one event (for a tracker that aggregates in the tracked process).
     #[inline]
     pub fn push_event(&mut self, e: &Event) {
-        self.event(e);
+        self.event(e, true);
     }
 
     /// Records a memory sample taken now (for a tracker that aggregates in process).
@@ -224,7 +243,7 @@ impl Replay {
     }
 
     /// Takes an aggregated capture's figures, if the chunk holds any.
-    pub(super) fn feed_aggregates(&mut self, chunk: &Chunk) {
+    fn feed_aggregates(&mut self, chunk: &Chunk) {
         if !chunk.aggregates.is_empty()
             || !chunk.heap_samples.is_empty()
             || chunk.aggregate_totals.is_some()
@@ -234,47 +253,44 @@ impl Replay {
     }
 
     /// Replays the chunk's events and memory samples, one by one.
-    pub(super) fn feed_events(&mut self, chunk: &Chunk) {
+    fn feed_events(&mut self, chunk: &Chunk) {
         let mut samples = chunk.samples.iter().peekable();
         for (i, e) in chunk.events.iter().enumerate() {
             while let Some((_, s)) = samples.next_if(|(pos, _)| *pos as usize <= i) {
                 self.sample(s.time_ms, s.rss);
             }
-            self.event(e);
+            self.event(e, true);
         }
         for (_, s) in samples {
             self.sample(s.time_ms, s.rss);
         }
     }
 
-    pub(super) fn sample(&mut self, time_ms: u64, rss: u64) {
+    fn sample(&mut self, time_ms: u64, rss: u64) {
         self.snapshots.push(Snapshot {
             time_ms,
             rss,
             heap: self.heap,
         });
-        self.end_interval();
-    }
-
-    /// Closes the interval that the sample just read ends.
-    fn end_interval(&mut self) {
-        if let Some(t) = &mut self.temporal {
-            let locs = &self.locs;
-            t.end_interval(self.heap, |i| {
-                let s = &locs[i as usize].1;
-                (s.live_bytes, s.live_count)
-            });
+        let sample = Sample {
+            heap: self.heap,
+            locations: &self.locs,
+        };
+        for o in &mut self.observers {
+            o.sample(&sample);
         }
         self.interval += 1;
     }
 
     /// Brings a location's at-peak figures up to date before it changes.
     #[inline]
-    pub(super) fn touch(&mut self, idx: u32) -> &mut LocStats {
+    fn touch(&mut self, idx: u32) -> &mut LocStats {
         let peak_gen = self.peak_gen;
-        if let Some(t) = &mut self.temporal {
+        if !self.observers.is_empty() {
             let s = &self.locs[idx as usize].1;
-            t.before_change(idx, (s.live_bytes, s.live_count));
+            for o in &mut self.observers {
+                o.change(idx, (s.live_bytes, s.live_count));
+            }
         }
         let s = &mut self.locs[idx as usize].1;
         if s.gen != peak_gen {
@@ -291,7 +307,7 @@ impl Replay {
     }
 
     /// The index of location `key`, created (with `address` as its first) when new.
-    pub(super) fn loc_index_key(&mut self, key: LocKey, address: u64) -> u32 {
+    fn loc_index_key(&mut self, key: LocKey, address: u64) -> u32 {
         if let Some(&i) = self.keys.get(&key) {
             return i;
         }
@@ -305,8 +321,8 @@ impl Replay {
             },
         ));
         self.keys.insert(key, i);
-        if let Some(t) = &mut self.temporal {
-            t.new_location();
+        for o in &mut self.observers {
+            o.location(i);
         }
         if !self.threads.contains(&key.thread) {
             self.threads.push(key.thread);
@@ -315,10 +331,15 @@ impl Replay {
     }
 
     fn release(&mut self, idx: u32, bytes: u64, count: u64, allocated_in: u32) {
-        if let Some(l) = &mut self.lifetimes {
-            let e = l.entry((idx, allocated_in, self.interval)).or_default();
-            e.0 += bytes;
-            e.1 += count;
+        let r = Release {
+            loc: idx,
+            bytes,
+            count,
+            allocated_in,
+            freed_in: self.interval,
+        };
+        for o in &mut self.observers {
+            o.release(&r);
         }
         let s = self.touch(idx);
         s.live_bytes = s.live_bytes.saturating_sub(bytes);
@@ -326,28 +347,39 @@ impl Replay {
         self.heap = self.heap.saturating_sub(bytes);
     }
 
+    /// Replays one event; `tell` says whether the observers are told of the event itself (not
+    /// when a chunk observer already was).
     #[inline]
-    fn event(&mut self, e: &Event) {
+    fn event(&mut self, e: &Event, tell: bool) {
         self.n_events += 1;
-        if let Some(t) = &mut self.temporary {
-            t.event(e);
-        }
         match e.allocator {
-            AllocatorType::Free | AllocatorType::PymallocFree => {
+            AllocatorType::Free | AllocatorType::PymallocFree | AllocatorType::Munmap => {
                 self.n_deallocations += 1;
-                self.free_block(e.address);
-            }
-            AllocatorType::Munmap => {
-                self.n_deallocations += 1;
-                self.unmap(e.address, e.size);
+                if tell {
+                    for o in &mut self.observers {
+                        o.free(e);
+                    }
+                }
+                if e.allocator == AllocatorType::Munmap {
+                    self.unmap(e.address, e.size);
+                } else {
+                    self.free_block(e.address);
+                }
             }
             _ => {
                 self.n_allocations += 1;
                 self.bytes_allocated = self.bytes_allocated.saturating_add(e.size);
-                if self.opts.size_counts {
-                    *self.sizes.entry(e.size).or_default() += 1;
-                }
                 let idx = self.loc_index(e);
+                if tell {
+                    let a = Allocation {
+                        event: e,
+                        loc: idx,
+                        interval: self.interval,
+                    };
+                    for o in &mut self.observers {
+                        o.allocation(&a);
+                    }
+                }
                 if e.allocator == AllocatorType::Mmap {
                     // A new mapping replaces whatever it overlaps (MAP_FIXED).
                     self.unmap(e.address, e.size);
@@ -371,7 +403,7 @@ impl Replay {
 
     /// Releases the block live at `address`, if any (a free).
     #[inline]
-    pub(super) fn free_block(&mut self, address: u64) {
+    fn free_block(&mut self, address: u64) {
         if let Some((size, idx, born)) = self.blocks.remove(&address) {
             self.release(idx, size, 1, born);
         }
@@ -379,22 +411,22 @@ impl Replay {
 
     /// Checks the heap just after allocation event `event` (its index) against the peaks.
     #[inline]
-    pub(super) fn after_allocation(&mut self, event: u64) {
+    fn after_allocation(&mut self, event: u64) {
         // Memray's rule: a later state equal to the peak becomes the peak.
         if self.heap >= self.peak {
             self.peak = self.heap;
             self.peak_gen += 1;
             self.peak_event = event;
         }
-        if let Some(t) = &mut self.temporal {
-            t.after_allocation(self.heap);
+        for o in &mut self.observers {
+            o.heap_after_allocation(self.heap);
         }
     }
 
     /// Changes location `idx`'s live figures (and the heap) by a net amount given modulo 2^64,
     /// as a run of its allocations and frees with no peak among them would. Exact while no
     /// sum saturates.
-    pub(super) fn apply_delta(&mut self, idx: u32, bytes: u64, count: u64) {
+    fn apply_delta(&mut self, idx: u32, bytes: u64, count: u64) {
         let s = self.touch(idx);
         s.live_bytes = s.live_bytes.wrapping_add(bytes);
         s.live_count = s.live_count.wrapping_add(count);
@@ -433,47 +465,6 @@ impl Replay {
         self.snapshots.drain(..)
     }
 
-    /// The lifetimes grouped so far, plus what is still live (never freed).
-    fn take_lifetimes(&mut self) -> Vec<Lifetime> {
-        let Some(map) = self.lifetimes.take() else {
-            return Vec::new();
-        };
-        let mut still: FxHashMap<(u32, u32), (u64, u64)> = FxHashMap::default();
-        let live = self
-            .blocks
-            .values()
-            .map(|&(size, idx, born)| (size, idx, born))
-            .chain(self.ranges.values().copied());
-        for (size, idx, born) in live {
-            let e = still.entry((idx, born)).or_default();
-            e.0 += size;
-            e.1 += 1;
-        }
-        let mut out: Vec<Lifetime> = map
-            .into_iter()
-            .map(|((location, a, f), (bytes, count))| Lifetime {
-                location,
-                allocated_in: a,
-                freed_in: Some(f),
-                bytes,
-                count,
-            })
-            .chain(
-                still
-                    .into_iter()
-                    .map(|((location, a), (bytes, count))| Lifetime {
-                        location,
-                        allocated_in: a,
-                        freed_in: None,
-                        bytes,
-                        count,
-                    }),
-            )
-            .collect();
-        out.sort_by_key(|l| (l.location, l.allocated_in, l.freed_in));
-        out
-    }
-
     /// Removes `[addr, addr+len)` from the mapped ranges, splitting ranges it cuts through.
     fn unmap(&mut self, addr: u64, len: u64) {
         if len == 0 {
@@ -504,10 +495,15 @@ impl Replay {
                 self.ranges.insert(cut_end, (r_end - cut_end, idx, born));
                 pieces += 1;
             }
-            if let Some(l) = &mut self.lifetimes {
-                let e = l.entry((idx, born, self.interval)).or_default();
-                e.0 += removed;
-                e.1 += u64::from(pieces == 0);
+            let r = Release {
+                loc: idx,
+                bytes: removed,
+                count: u64::from(pieces == 0),
+                allocated_in: born,
+                freed_in: self.interval,
+            };
+            for o in &mut self.observers {
+                o.release(&r);
             }
             // The mapping counts as one allocation while any piece of it remains; a split
             // leaves one allocation per piece.
@@ -518,51 +514,112 @@ impl Replay {
         }
     }
 
+    /// Applies one chunk replayed on its own ([`crate::parallel`]), in file order: the same
+    /// result as replaying its events one by one. `decode` gives the chunk's events for when
+    /// its summary cannot give that result (an allocation over a block live from an earlier
+    /// chunk, or sizes adding up past 2^64): then they are replayed one by one.
+    pub(crate) fn apply(
+        &mut self,
+        s: Summary,
+        decode: &mut dyn FnMut() -> Result<Chunk>,
+    ) -> Result<()> {
+        self.feed_aggregates(&s.chunk);
+        self.alloc_sum = self.alloc_sum.saturating_add(s.alloc_sum);
+        if self.alloc_sum > u128::from(u64::MAX)
+            || s.fresh.iter().any(|a| self.blocks.contains_key(a))
+        {
+            self.feed_events(&decode()?);
+            return Ok(());
+        }
+        let base = self.n_events;
+        let interval_base = self.interval;
+        let index: Vec<u32> = s
+            .locs
+            .iter()
+            .map(|&(key, address)| self.loc_index_key(key, address))
+            .collect();
+        for (i, &(bytes, count)) in s.totals.iter().enumerate() {
+            let st = &mut self.locs[index[i] as usize].1;
+            st.total_bytes = st.total_bytes.saturating_add(bytes);
+            st.total_count += count;
+        }
+        self.n_allocations += s.n_allocations;
+        self.n_deallocations += s.n_deallocations;
+        self.bytes_allocated = self.bytes_allocated.saturating_add(s.bytes_allocated);
+        for step in s.steps {
+            match step {
+                Step::Delta { loc, bytes, count } => {
+                    self.apply_delta(index[loc as usize], bytes, count)
+                }
+                Step::Candidate { event } => self.after_allocation(base + u64::from(event)),
+                Step::Sample(m) => self.sample(m.time_ms, m.rss),
+                Step::Free { address } => self.free_block(address),
+                Step::Ranged { event, e } => {
+                    // The chunk observers saw the event; the replay settles what it does.
+                    self.n_events = base + u64::from(event);
+                    self.event(&e, false);
+                }
+            }
+        }
+        self.n_events = base + u64::from(s.n_events);
+        for (address, size, loc, born) in s.survivors {
+            self.blocks
+                .insert(address, (size, index[loc as usize], interval_base + born));
+        }
+        let chunk = ChunkContext {
+            index: &index,
+            locations: &self.locs,
+            interval_base,
+        };
+        for (i, part) in s.parts {
+            if let Some(o) = self.observers.get_mut(i) {
+                o.merge(part, &chunk);
+            }
+        }
+        Ok(())
+    }
+
     pub fn finish(
         mut self,
         defs: Definitions,
         header: Header,
         trailer: Option<Trailer>,
     ) -> Analysis {
-        // The events after the last sample form the last interval.
-        if let Some(t) = &mut self.temporal {
-            let locs = &self.locs;
-            t.end_interval(self.heap, |i| {
-                let s = &locs[i as usize].1;
-                (s.live_bytes, s.live_count)
-            });
-        }
-        let lifetimes = self.take_lifetimes();
-        let (interval_peaks, interval_runs) = match self.temporal.take() {
-            Some(t) => (t.peaks, t.runs),
-            None => (Vec::new(), Vec::new()),
-        };
-        for i in 0..self.locs.len() as u32 {
-            self.touch(i);
-        }
-        let leaked_bytes = self.heap;
-        Analysis {
+        let mut out = Analysis {
             header,
             trailer,
             defs,
-            locations: self.locs,
+            locations: Vec::new(),
             peak_memory: self.peak,
             peak_event: self.peak_event,
             n_events: self.n_events,
             n_allocations: self.n_allocations,
             n_deallocations: self.n_deallocations,
             bytes_allocated: self.bytes_allocated,
-            leaked_bytes,
-            size_counts: self.sizes,
-            snapshots: self.snapshots,
-            threads: self.threads,
-            temporary: self
-                .temporary
-                .map(TemporaryFinder::finish)
-                .unwrap_or_default(),
-            interval_peaks,
-            interval_runs,
-            lifetimes,
+            leaked_bytes: self.heap,
+            size_counts: FxHashMap::default(),
+            snapshots: Vec::new(),
+            threads: Vec::new(),
+            temporary: Vec::new(),
+            interval_peaks: Vec::new(),
+            interval_runs: Vec::new(),
+            lifetimes: Vec::new(),
+        };
+        let end = End {
+            blocks: &self.blocks,
+            ranges: &self.ranges,
+            locations: &self.locs,
+            heap: self.heap,
+        };
+        for o in std::mem::take(&mut self.observers) {
+            o.finish(&end, &mut out);
         }
+        for i in 0..self.locs.len() as u32 {
+            self.touch(i);
+        }
+        out.locations = self.locs;
+        out.snapshots = self.snapshots;
+        out.threads = self.threads;
+        out
     }
 }

@@ -5,8 +5,12 @@
 //! - [`TemporalPeaks`]: for every interval, the heap's peak inside it, and for every location
 //!   its live bytes at that peak, stored as runs (a new run only when the value changes), so a
 //!   reader can show the peak of any range of intervals.
-//! - Lifetimes (in the replay): allocations grouped by location, allocation interval and free
-//!   interval, so a reader can show what was allocated in a range and not freed by its end.
+//! - Lifetimes ([`super::lifetimes`]): allocations grouped by location, allocation interval
+//!   and free interval, so a reader can show what was allocated in a range and not freed by its
+//!   end.
+
+use crate::observer::{End, Observer, Sample};
+use crate::replay::Analysis;
 
 /// One location's live (bytes, count) at interval peaks: `(first interval, bytes, count)` runs.
 pub type Runs = Vec<(u32, u64, u64)>;
@@ -98,13 +102,37 @@ impl TemporalPeaks {
     }
 }
 
-/// Allocations of one location grouped by when they were made and freed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lifetime {
-    pub location: u32,
-    pub allocated_in: u32,
-    /// `None`: still live at the end.
-    pub freed_in: Option<u32>,
-    pub bytes: u64,
-    pub count: u64,
+impl Observer for TemporalPeaks {
+    fn location(&mut self, _loc: u32) {
+        self.new_location();
+    }
+
+    #[inline]
+    fn change(&mut self, loc: u32, live: (u64, u64)) {
+        self.before_change(loc, live);
+    }
+
+    #[inline]
+    fn heap_after_allocation(&mut self, heap: u64) {
+        self.after_allocation(heap);
+    }
+
+    fn sample(&mut self, s: &Sample<'_>) {
+        let locs = s.locations;
+        self.end_interval(s.heap, |i| {
+            let l = &locs[i as usize].1;
+            (l.live_bytes, l.live_count)
+        });
+    }
+
+    fn finish(mut self: Box<Self>, end: &End<'_>, out: &mut Analysis) {
+        // The events after the last sample form the last interval.
+        let locs = end.locations;
+        self.end_interval(end.heap, |i| {
+            let l = &locs[i as usize].1;
+            (l.live_bytes, l.live_count)
+        });
+        out.interval_peaks = self.peaks;
+        out.interval_runs = self.runs;
+    }
 }
