@@ -24,7 +24,7 @@ use std::any::Any;
 
 use rustc_hash::FxHashMap;
 
-use super::observer::{Allocation, ChunkObserver, NewChunkObserver, Release};
+use super::observer::{ChunkBatch, ChunkObserver, NewChunkObserver, Release, NO_LOCATION};
 use super::replay::LocKey;
 use memray_format::chunk::{decode_records, Chunk, ChunkHeader, Record};
 use memray_format::error::Result;
@@ -121,9 +121,17 @@ struct Pass {
     gen: u32,
     changes: Vec<LocChange>,
     changed: Vec<u32>,
-    /// The chunk observers, with the index of the observer each one is for.
+    /// The chunk observers, with the index of the observer each one is for, and what they
+    /// have not been told yet (see [`ChunkBatch`]).
     observers: Vec<(usize, Box<dyn ChunkObserver>)>,
+    untold: Box<[Event; BATCH]>,
+    untold_locs: Box<[u32; BATCH]>,
+    n_untold: usize,
+    untold_releases: Vec<(u32, Release)>,
 }
+
+/// Events the chunk observers are told at a time.
+const BATCH: usize = 256;
 
 impl Pass {
     #[inline]
@@ -220,9 +228,7 @@ impl Pass {
                 allocated_in: born,
                 freed_in: self.interval,
             };
-            for (_, o) in &mut self.observers {
-                o.release(&r);
-            }
+            self.untold_releases.push((self.n_untold as u32, r));
         }
     }
 
@@ -237,9 +243,22 @@ impl Pass {
         } else {
             Some(self.loc(e))
         };
+        self.settle(e, pos, loc);
         if !self.observers.is_empty() {
-            self.tell_observers(e, loc);
+            let n = self.n_untold % BATCH;
+            self.untold[n] = *e;
+            self.untold_locs[n] = loc.unwrap_or(NO_LOCATION);
+            self.n_untold = n + 1;
+            if self.n_untold == BATCH {
+                self.flush();
+            }
         }
+    }
+
+    /// What event `e` (the chunk's `pos`-th, at location `loc` if an allocation) does to the
+    /// chunk's live set and figures.
+    #[inline(always)]
+    fn settle(&mut self, e: &Event, pos: u32, loc: Option<u32>) {
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
                 self.out.n_deallocations += 1;
@@ -276,7 +295,12 @@ impl Pass {
                 // Addresses come back again and again: update in place when seen before.
                 match self.blocks.get_mut(&e.address) {
                     Some(b) => {
-                        let (size, old, born) = std::mem::replace(b, block);
+                        // Field by field: one wide store over the entry would have to wait for
+                        // the narrower stores that just built `block`.
+                        let (size, old, born) = *b;
+                        b.0 = block.0;
+                        b.1 = block.1;
+                        b.2 = block.2;
                         if old != DEAD {
                             self.release(size, old, born);
                         }
@@ -298,26 +322,17 @@ impl Pass {
         }
     }
 
-    /// Tells the chunk observers of an event (`loc`: an allocation's location).
-    #[inline(never)]
-    fn tell_observers(&mut self, e: &Event, loc: Option<u32>) {
-        match loc {
-            Some(loc) => {
-                let a = Allocation {
-                    event: e,
-                    loc,
-                    interval: self.interval,
-                };
-                for (_, o) in &mut self.observers {
-                    o.allocation(&a);
-                }
-            }
-            None => {
-                for (_, o) in &mut self.observers {
-                    o.free(e);
-                }
-            }
+    fn flush(&mut self) {
+        let batch = ChunkBatch {
+            events: &self.untold[..self.n_untold],
+            locs: &self.untold_locs[..self.n_untold],
+            releases: &self.untold_releases,
+        };
+        for (_, o) in &mut self.observers {
+            o.take(&batch);
         }
+        self.n_untold = 0;
+        self.untold_releases.clear();
     }
 
     fn sample(&mut self, m: MemorySample) {
@@ -328,6 +343,7 @@ impl Pass {
 
     fn finish(mut self) -> Summary {
         self.close_stretch();
+        self.flush();
         self.out.n_events = self.n_events;
         self.out.survivors = self
             .blocks
@@ -343,6 +359,16 @@ impl Pass {
         self.out
     }
 }
+
+/// A placeholder for the chunk observers' batch.
+const NO_EVENT: Event = Event {
+    allocator: AllocatorType::Free,
+    thread: 0,
+    address: 0,
+    size: 0,
+    stack: 0,
+    native_stack: 0,
+};
 
 /// A key no event has (its allocator is a deallocator), for the empty cache slots.
 const NO_KEY: LocKey = LocKey {
@@ -382,13 +408,23 @@ pub(super) fn run(
         changes: Vec::new(),
         changed: Vec::new(),
         observers: observers.iter().map(|(i, new)| (*i, new())).collect(),
+        untold: Box::new([NO_EVENT; BATCH]),
+        untold_locs: Box::new([NO_LOCATION; BATCH]),
+        n_untold: 0,
+        untold_releases: Vec::new(),
     };
     let mut defs: Vec<Record> = Vec::new();
-    decode_records(h, payload, offset, |r| match r {
-        Record::Event(e) => pass.event(&e),
-        Record::Memory(m) => pass.sample(m),
-        Record::Thread(_) => {}
-        other => defs.push(other),
+    decode_records(h, payload, offset, |r| {
+        // The event is read where the decoder wrote it, field by field (a copy of the whole
+        // record would wait on the decoder's stores).
+        if let Record::Event(e) = &r {
+            return pass.event(e);
+        }
+        match r {
+            Record::Memory(m) => pass.sample(m),
+            Record::Thread(_) | Record::Event(_) => {}
+            other => defs.push(other),
+        }
     })?;
     let mut out = pass.finish();
     let c = &mut out.chunk;

@@ -7,8 +7,9 @@
 //!
 //! The parallel replay ([`crate::parallel`]) replays chunks on their own on worker threads,
 //! then applies them to the replay in file order. An observer that follows events takes part
-//! in it through a [`ChunkObserver`]: one per chunk, which sees the chunk's events (with the
-//! chunk's own location indices and intervals), and whose result the observer merges. The
+//! in it through a [`ChunkObserver`]: one per chunk, which sees the chunk's events in batches
+//! (with the chunk's own location indices and intervals), and whose result the observer
+//! merges. The
 //! events a chunk hands to its chunk observers are not told to the observer again; what only
 //! the whole capture knows (releases of blocks from earlier chunks, the heap at each moment,
 //! samples) is told to the observer as the chunk is applied.
@@ -102,15 +103,37 @@ pub trait Observer: Send {
 /// Makes the [`ChunkObserver`] of one chunk.
 pub type NewChunkObserver = Box<dyn Fn() -> Box<dyn ChunkObserver> + Send + Sync>;
 
-/// One chunk's share of an [`Observer`]'s work, on a worker thread. Location indices and
-/// intervals are the chunk's own (see [`ChunkContext`]).
+/// One chunk's share of an [`Observer`]'s work, on a worker thread. It is handed what happens
+/// in the chunk in batches, in order. Location indices and intervals are the chunk's own (see
+/// [`ChunkContext`]).
 pub trait ChunkObserver: Send {
-    fn allocation(&mut self, _a: &Allocation<'_>) {}
-    fn free(&mut self, _e: &Event) {}
-    /// A release of a block the chunk allocated.
-    fn release(&mut self, _r: &Release) {}
+    fn take(&mut self, batch: &ChunkBatch<'_>);
     /// The chunk's result, for [`Observer::merge`].
     fn done(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// The location of an event that is not an allocation, in [`ChunkBatch::locs`].
+pub const NO_LOCATION: u32 = u32::MAX;
+
+/// Consecutive events of a chunk and what they did.
+pub struct ChunkBatch<'a> {
+    pub events: &'a [Event],
+    /// `locs[i]`: the chunk's location of `events[i]`, or [`NO_LOCATION`] for a deallocation.
+    pub locs: &'a [u32],
+    /// The releases of blocks the chunk allocated, in order, each with the index in `events`
+    /// of the event that caused it.
+    pub releases: &'a [(u32, Release)],
+}
+
+impl ChunkBatch<'_> {
+    /// The allocations: each event with its location.
+    pub fn allocations(&self) -> impl Iterator<Item = (&Event, u32)> + '_ {
+        self.events
+            .iter()
+            .zip(self.locs)
+            .filter(|(_, &loc)| loc != NO_LOCATION)
+            .map(|(e, &loc)| (e, loc))
+    }
 }
 
 /// How a chunk's own location indices and intervals map to the whole capture's.

@@ -6,7 +6,9 @@ use std::any::Any;
 
 use rustc_hash::FxHashMap;
 
-use crate::observer::{ChunkContext, ChunkObserver, End, NewChunkObserver, Observer, Release};
+use crate::observer::{
+    ChunkBatch, ChunkContext, ChunkObserver, End, NewChunkObserver, Observer, Release,
+};
 use crate::replay::Analysis;
 
 /// Allocations of one location grouped by when they were made and freed.
@@ -99,13 +101,17 @@ struct ChunkLifetimes {
 }
 
 impl ChunkObserver for ChunkLifetimes {
-    fn release(&mut self, r: &Release) {
-        add(
-            &mut self.freed,
-            (r.loc, r.allocated_in, r.freed_in),
-            r.bytes,
-            r.count,
-        );
+    fn take(&mut self, batch: &ChunkBatch<'_>) {
+        for (_, r) in batch.releases {
+            {
+                add(
+                    &mut self.freed,
+                    (r.loc, r.allocated_in, r.freed_in),
+                    r.bytes,
+                    r.count,
+                );
+            }
+        }
     }
 
     fn done(self: Box<Self>) -> Box<dyn Any + Send> {

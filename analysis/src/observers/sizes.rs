@@ -5,6 +5,7 @@ use std::any::Any;
 
 use rustc_hash::FxHashMap;
 
+use crate::observer::ChunkBatch;
 use crate::observer::{Allocation, ChunkContext, ChunkObserver, End, NewChunkObserver, Observer};
 use crate::replay::Analysis;
 
@@ -55,12 +56,12 @@ impl Default for ChunkSizes {
 }
 
 impl ChunkObserver for ChunkSizes {
-    #[inline]
-    fn allocation(&mut self, a: &Allocation<'_>) {
-        let size = a.event.size;
-        match self.small.get_mut(size as usize) {
-            Some(n) => *n += 1,
-            None => *self.large.entry(size).or_default() += 1,
+    fn take(&mut self, batch: &ChunkBatch<'_>) {
+        for (event, _) in batch.allocations() {
+            match self.small.get_mut(event.size as usize) {
+                Some(n) => *n += 1,
+                None => *self.large.entry(event.size).or_default() += 1,
+            }
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::observer::{Allocation, ChunkContext, ChunkObserver, End, NewChunkObserver, Observer};
+use crate::observer::{ChunkBatch, NO_LOCATION};
 use crate::replay::{Analysis, LocKey};
 use memray_format::records::{AllocatorType, Event};
 
@@ -261,13 +262,38 @@ impl ChunkTemporary {
 }
 
 impl ChunkObserver for ChunkTemporary {
-    fn allocation(&mut self, a: &Allocation<'_>) {
-        let e = a.event;
+    fn take(&mut self, batch: &ChunkBatch<'_>) {
+        for (e, &loc) in batch.events.iter().zip(batch.locs) {
+            if loc == NO_LOCATION {
+                self.free(e);
+            } else {
+                self.allocation(e, loc);
+            }
+        }
+    }
+
+    fn done(self: Box<Self>) -> Box<dyn Any + Send> {
+        Box::new(ChunkFinds {
+            finds: self.finds,
+            latest: self
+                .recent
+                .into_iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(t, r)| (t, r.into_iter().collect()))
+                .collect(),
+        })
+    }
+}
+
+impl ChunkTemporary {
+    #[inline]
+    fn allocation(&mut self, e: &Event, loc: u32) {
         let recent = self.recent.entry(e.thread).or_default();
-        recent.push_front((e.address, e.size, a.loc));
+        recent.push_front((e.address, e.size, loc));
         recent.truncate(self.window);
     }
 
+    #[inline]
     fn free(&mut self, e: &Event) {
         let recent = self.recent.entry(e.thread).or_default();
         match find_allocation(recent.iter(), e) {
@@ -296,18 +322,6 @@ impl ChunkObserver for ChunkTemporary {
             }),
             None => {}
         }
-    }
-
-    fn done(self: Box<Self>) -> Box<dyn Any + Send> {
-        Box::new(ChunkFinds {
-            finds: self.finds,
-            latest: self
-                .recent
-                .into_iter()
-                .filter(|(_, r)| !r.is_empty())
-                .map(|(t, r)| (t, r.into_iter().collect()))
-                .collect(),
-        })
     }
 }
 
