@@ -1,16 +1,12 @@
-//! The command line of `memray-tree`.
+//! The command line of `memray-tree` (`memray tree`).
 
 use clap::Parser;
 
-use crate::view::ViewArgs;
+use crate::common::args::{ViewArgs, READS_STDIN};
 
 /// Generate a tree view in the terminal for peak memory usage.
 #[derive(Parser)]
-#[command(
-    name = "memray-tree",
-    version,
-    after_help = "Reads `-` as standard input."
-)]
+#[command(name = "memray-tree", version, after_help = READS_STDIN)]
 pub struct Args {
     /// Results of the tracker run
     pub results: String,

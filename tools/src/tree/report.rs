@@ -1,12 +1,12 @@
-//! `memray tree`: the biggest allocation paths of a view as a tree in the terminal, with sizes
-//! and shares; the paths that did not make the cut are folded into one line.
+//! The text of `memray tree`: the biggest allocation paths of a view as a tree, with sizes and
+//! shares; the paths that did not make the cut are folded into one line.
 
 use memray_analysis::snapshot::Aggregate;
 use memray_analysis::tree::{CallTree, TreeOptions};
 use memray_analysis::Analysis;
 
-use crate::sizefmt::size_fmt;
-use crate::text::for_terminal;
+use crate::common::human::size_fmt;
+use crate::common::terminal::for_terminal;
 
 /// Renders the `biggest` largest groups of the view.
 pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -> String {

@@ -1,8 +1,8 @@
-//! The command line of `memray-stats`.
-
-use std::path::PathBuf;
+//! The command line of `memray-stats` (`memray stats`).
 
 use clap::Parser;
+
+use crate::common::args::{OutputArgs, READS_STDIN};
 
 /// Generate high level stats of the memory usage in the terminal.
 ///
@@ -14,7 +14,9 @@ use clap::Parser;
 #[command(
     name = "memray-stats",
     version,
-    after_help = "Reads `-` as standard input."
+    after_help = READS_STDIN,
+    mut_arg("output", |a| a.help("Output file name for JSON output")),
+    mut_arg("force", |a| a.help("If the JSON output file already exists, overwrite it"))
 )]
 pub struct Args {
     /// Results of the tracker run (a capture file, or - for stdin)
@@ -25,12 +27,8 @@ pub struct Args {
     /// Exports stats as JSON
     #[arg(long)]
     pub json: bool,
-    /// Output file name for JSON output
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// If the JSON output file already exists, overwrite it
-    #[arg(short, long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 fn positive(v: &str) -> Result<usize, String> {

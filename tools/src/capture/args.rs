@@ -1,6 +1,11 @@
 //! The command line of `memray-capture` (`memray run`).
 
+use std::path::PathBuf;
+
+use clap::builder::{StringValueParser, TypedValueParser};
 use clap::{Parser, Subcommand};
+
+use crate::common::args::OutputArgs;
 
 #[derive(Parser)]
 #[command(
@@ -20,14 +25,17 @@ pub enum Cmd {
     Run(RunArgs),
 }
 
+// `-o` names the capture, passed on to the Python side as text: any UTF-8 name (even an empty
+// one, which means the default) and nothing else. (A plain comment: a doc comment here would be
+// the subcommand's help.)
 #[derive(clap::Args)]
+#[command(mut_arg("output", |a| a
+    .help("Output file name (default: <process_name>.<pid>.bin)")
+    .conflicts_with_all(["live", "live_remote"])
+    .value_parser(StringValueParser::new().map(PathBuf::from))))]
 pub struct RunArgs {
-    /// Output file name (default: <process_name>.<pid>.bin)
-    #[arg(short, long, conflicts_with_all = ["live", "live_remote"])]
-    pub output: Option<String>,
-    /// If the output file already exists, overwrite it
-    #[arg(short, long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Don't show any tracking-specific output while running
     #[arg(short, long)]
     pub quiet: bool,

@@ -1,8 +1,8 @@
-//! The command line of `memray-flamegraph`.
-
-use std::path::PathBuf;
+//! The command line of `memray-flamegraph` (`memray flamegraph`).
 
 use clap::{Parser, ValueEnum};
+
+use crate::common::args::{FileReportArgs, READS_STDIN};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PageFormat {
@@ -10,28 +10,14 @@ pub enum PageFormat {
     Svg,
 }
 
-use crate::view::ViewArgs;
-
 /// Generate an HTML flame graph for peak memory usage.
 ///
 /// The page is self-contained (it loads nothing from the network) and works from file://.
 #[derive(Parser)]
-#[command(
-    name = "memray-flamegraph",
-    version,
-    after_help = "Reads `-` as standard input."
-)]
+#[command(name = "memray-flamegraph", version, after_help = READS_STDIN)]
 pub struct Args {
-    /// Results of the tracker run
-    pub results: String,
-    /// Output file name
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// If the output file already exists, overwrite it
-    #[arg(short, long)]
-    pub force: bool,
     #[command(flatten)]
-    pub view: ViewArgs,
+    pub report: FileReportArgs,
     /// Show a graph of callers under callees (allocating functions at the top)
     #[arg(short = 'i', long)]
     pub inverted: bool,

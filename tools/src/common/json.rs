@@ -6,7 +6,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter, PrettyFormatter};
 
-struct AsciiFormatter<'a>(PrettyFormatter<'a>);
+/// Python's `ensure_ascii` over the layout of another formatter: everything as `F` writes it,
+/// but strings with every character outside printable ASCII escaped.
+struct Ascii<F>(F);
 
 macro_rules! delegate {
     ($($name:ident($($arg:ident: $t:ty),*)),* $(,)?) => {
@@ -16,7 +18,7 @@ macro_rules! delegate {
     };
 }
 
-impl Formatter for AsciiFormatter<'_> {
+impl<F: Formatter> Formatter for Ascii<F> {
     delegate!(
         begin_array(),
         end_array(),
@@ -66,11 +68,11 @@ fn write_ascii_fragment<W: ?Sized + Write>(w: &mut W, fragment: &str) -> io::Res
     w.write_all(&bytes[start..])
 }
 
-/// Python's `json.dump(obj, f)` layout: one line, `", "` between items, `": "` after keys,
-/// `ensure_ascii`.
-struct PythonCompactFormatter;
+/// The separators of Python's `json.dump(obj, f)`: one line, `", "` between items, `": "`
+/// after keys.
+struct PythonSeparators;
 
-impl Formatter for PythonCompactFormatter {
+impl Formatter for PythonSeparators {
     fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         if first {
             Ok(())
@@ -90,20 +92,12 @@ impl Formatter for PythonCompactFormatter {
     fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
         w.write_all(b": ")
     }
-
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        write_ascii_fragment(w, fragment)
-    }
 }
 
 /// Writes `value` to `out` the way Python's `json.dump(obj, f)` does with its default
 /// separators (no indentation, no trailing newline).
 pub fn write_python_json_compact<T: Serialize, W: Write>(out: W, value: &T) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, PythonCompactFormatter);
+    let mut ser = serde_json::Serializer::with_formatter(out, Ascii(PythonSeparators));
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
@@ -112,7 +106,7 @@ pub fn to_python_json<T: Serialize>(value: &T) -> String {
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(
         &mut out,
-        AsciiFormatter(PrettyFormatter::with_indent(b"  ")),
+        Ascii(PrettyFormatter::with_indent(b"  ")),
     );
     value
         .serialize(&mut ser)

@@ -1,16 +1,12 @@
-//! The command line of `memray-summary`.
+//! The command line of `memray-summary` (`memray summary`).
 
 use clap::Parser;
 
-use crate::view::ViewArgs;
+use crate::common::args::{ViewArgs, READS_STDIN};
 
 /// Generate a terminal-based summary report of the functions that allocate most memory.
 #[derive(Parser)]
-#[command(
-    name = "memray-summary",
-    version,
-    after_help = "Reads `-` as standard input."
-)]
+#[command(name = "memray-summary", version, after_help = READS_STDIN)]
 pub struct Args {
     /// Results of the tracker run
     pub results: String,

@@ -1,23 +1,24 @@
-//! `memray stats`: the terminal report and the `--json` document, over the shared analyses.
+//! The figures of `memray stats`: Memray's terminal report and its `--json` document, over
+//! `memray_analysis::stats`.
 
 use serde::Serialize;
 
 use memray_analysis::stats::{self, Stats};
 use memray_analysis::{Analysis, ReplayOptions};
 
-use crate::sizefmt::{datetime_str, size_fmt};
-use crate::text::for_terminal;
+use crate::common::human::{datetime_str, size_fmt};
+use crate::common::terminal::for_terminal;
 
 /// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
 pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
-    let analysis = crate::view::open_analysis(
+    let analysis = crate::common::input::open_analysis(
         path,
         ReplayOptions {
             size_counts: true,
             ..Default::default()
         },
     )?;
-    crate::view::refuse_aggregated(&analysis, "compute statistics using")?;
+    crate::common::input::refuse_aggregated(&analysis, "compute statistics using")?;
     let stats = stats::compute(&analysis, n);
     Ok((analysis, stats))
 }
@@ -168,7 +169,7 @@ pub fn render_json(a: &Analysis, s: &Stats) -> String {
         top_modules_by_allocation_count: modules(&s.modules_by_count),
         metadata: metadata(a),
     };
-    crate::json::to_python_json(&doc)
+    crate::common::json::to_python_json(&doc)
 }
 
 fn draw_histogram(s: &Stats) -> String {

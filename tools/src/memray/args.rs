@@ -1,20 +1,10 @@
-//! The command-line definitions of every program, kept in the library so that the man pages
-//! (`make man`, from `gen-man`) are generated from the same definitions the programs parse.
+//! The command line of `memray`, described as a clap command for its man page (the dispatcher
+//! parses its own arguments, passing everything after the command on untouched).
 
-pub mod capture;
-pub mod flamegraph;
-pub mod live;
-pub mod parse;
-pub mod stats;
-pub mod summary;
-pub mod table;
-pub mod transform;
-pub mod tree;
+use clap::{Arg, ArgAction, Command};
 
-use clap::{Arg, ArgAction, Command, CommandFactory};
-
-/// The dispatcher's interface, described for its man page (it parses its own arguments).
-fn dispatcher() -> Command {
+/// The dispatcher's interface.
+pub fn command() -> Command {
     Command::new("memray")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Memory profiler for Python applications")
@@ -42,17 +32,4 @@ fn dispatcher() -> Command {
                 .action(ArgAction::Version)
                 .help("Print the version"),
         )
-}
-
-/// Every program with a man page, as clap commands.
-pub fn all() -> Vec<Command> {
-    vec![
-        dispatcher(),
-        capture::Cli::command(),
-        flamegraph::Args::command(),
-        live::Args::command(),
-        stats::Args::command(),
-        transform::Args::command(),
-        parse::Args::command(),
-    ]
 }

@@ -1,6 +1,8 @@
-//! The command line of `memray-parse`.
+//! The command line of `memray-parse` (`memray parse`).
 
 use clap::Parser;
+
+use crate::common::args::READS_STDIN;
 
 /// Debug a results file by parsing and printing each record in it.
 ///
@@ -9,11 +11,7 @@ use clap::Parser;
 /// memory samples, images, allocations), and the trailer. Refuses to print to a terminal:
 /// redirect standard output to a file or a pipeline.
 #[derive(Parser)]
-#[command(
-    name = "memray-parse",
-    version,
-    after_help = "Reads `-` as standard input."
-)]
+#[command(name = "memray-parse", version, after_help = READS_STDIN)]
 pub struct Args {
     /// Results of the tracker run (a capture file, or - for stdin)
     pub results: String,

@@ -1,10 +1,8 @@
-//! The command line of `memray-transform`.
-
-use std::path::PathBuf;
+//! The command line of `memray-transform` (`memray transform`).
 
 use clap::Parser;
 
-use crate::view::ViewArgs;
+use crate::common::args::{OutputArgs, ViewArgs, READS_STDIN};
 
 /// Generate reports files in different formats.
 ///
@@ -26,7 +24,8 @@ use crate::view::ViewArgs;
 #[command(
     name = "memray-transform",
     version,
-    after_help = "Reads `-` as standard input."
+    after_help = READS_STDIN,
+    mut_arg("output", |a| a.help("Output file name (- for standard output)"))
 )]
 pub struct Args {
     /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, folded,
@@ -34,12 +33,8 @@ pub struct Args {
     pub format: String,
     /// Results of the tracker run (a capture file, or - for stdin)
     pub results: String,
-    /// Output file name (- for standard output)
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// If the output file already exists, overwrite it
-    #[arg(short, long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub view: ViewArgs,
 }

@@ -1,5 +1,5 @@
 //! Where a program's output goes: stdout or a file that is never overwritten without `--force`
-//! and never written through a symlink planted at its path.
+//! and never written through a symlink planted at its path, and Memray's default file names.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal};
@@ -10,12 +10,6 @@ use anyhow::{bail, Context, Result};
 
 pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
-}
-
-/// True when the program was started as `memray <cmd>` or `python -m memray <cmd>`, which
-/// promise Memray's exact behaviour; false when run directly as `memray-<cmd>`.
-pub fn memray_compat() -> bool {
-    std::env::var_os("MEMRAY_COMPAT").is_some_and(|v| v == "1")
 }
 
 /// Memray's default report name: `<prefix><capture name minus a leading "memray-"><suffix>`,

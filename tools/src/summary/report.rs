@@ -1,12 +1,12 @@
-//! `memray summary`: a terminal table of the functions holding the most memory in a view —
-//! total and own bytes with their share, and allocation counts (Memray's columns).
+//! The table of `memray summary`: the functions holding the most memory in a view — total and
+//! own bytes with their share, and allocation counts (Memray's columns).
 
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use memray_analysis::functions::FunctionRow;
 
-use crate::sizefmt::size_fmt;
-use crate::text::for_terminal;
+use crate::common::human::size_fmt;
+use crate::common::terminal::for_terminal;
 
 pub const COLUMNS: usize = 5;
 

@@ -1,4 +1,4 @@
-//! `memray parse`: a line-per-record dump of a capture, for debugging the format. Each line is
+//! The lines of `memray parse`: a dump of a capture, one line per record. Each line is
 //! a record kind in capitals followed by `key=value` fields, in the order the records are
 //! stored (Memray's `parse` prints its own records the same way).
 
@@ -10,6 +10,8 @@ use memray_format::chunk::{decode_records, Record, FLAG_LZ4, FLAG_ZSTD};
 use memray_format::file_layout::{FILE_MAGIC, FORMAT_VERSION};
 use memray_format::reader::ChunkLoc;
 use memray_format::{Capture, FileFormat, Header, Trailer};
+
+use crate::common::input::check_input;
 
 fn list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
@@ -133,28 +135,28 @@ fn write_record(out: &mut dyn Write, r: &Record) -> std::io::Result<()> {
 }
 
 fn trailer_line(t: &Option<Trailer>) -> String {
-    match t {
-        Some(t) => format!(
-            "TRAILER end_time={} n_allocations={} n_deallocations={} n_codes={} n_frames={} \
-             n_native_frames={} n_memory_records={}",
-            t.end_time_ms,
-            t.n_allocations,
-            t.n_deallocations,
-            t.n_codes,
-            t.n_nodes,
-            t.n_native_nodes,
-            t.n_memory_samples
-        ),
-        None => "TRAILER missing (the capture was cut short)".to_string(),
-    }
+    let Some(t) = t else {
+        return "TRAILER missing (the capture was cut short)".to_string();
+    };
+    let Trailer {
+        end_time_ms: end,
+        n_allocations: allocs,
+        n_deallocations: deallocs,
+        n_codes: codes,
+        n_nodes: frames,
+        n_native_nodes: native,
+        n_memory_samples: samples,
+    } = t;
+    format!(
+        "TRAILER end_time={end} n_allocations={allocs} n_deallocations={deallocs} \
+         n_codes={codes} n_frames={frames} n_native_frames={native} n_memory_records={samples}"
+    )
 }
 
 /// Dumps the capture at `path` (or `-`) to `out`.
 pub fn dump(path: &str, out: &mut dyn Write) -> Result<()> {
     let fail = || format!("Failed to parse allocation records in {path}");
-    if path != "-" && !std::path::Path::new(path).is_file() {
-        return Err(anyhow::anyhow!("No such file: {path}")).with_context(fail);
-    }
+    check_input(path).with_context(fail)?;
     let mut capture = Capture::open(path).with_context(fail)?;
     writeln!(out, "{}", header_line(capture.header()))?;
     let mut io_error: Option<std::io::Error> = None;
