@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    assert_ok_quiet, base_header, cmd, code, ev, finish, memory_sample, node, thread_name, Out,
-    START_MS,
+    assert_ok_quiet, assert_one_line_error, base_header, cmd, code, ev, finish, memory_sample,
+    node, thread_name, Out, START_MS,
 };
 use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
 use serde_json::{json, Value};
@@ -158,21 +158,6 @@ fn stats_stdin(dir: &Path, args: &[&str], stdin: &Path) -> Out {
 /// `memray ARGS` (the dispatcher), stdout a pipe.
 fn memray(dir: &Path, args: &[&str]) -> Out {
     finish(cmd(MEMRAY, dir, args).output().unwrap())
-}
-
-/// The failure every bad input must give: exit 1 and one line on stderr, nothing on stdout.
-fn assert_one_line_error(o: &Out, what: &str) -> String {
-    assert_eq!(o.code, 1, "{what}: stderr {:?}", o.stderr);
-    assert!(!o.stderr.contains("panicked"), "{what}: {:?}", o.stderr);
-    assert!(
-        !o.stderr.contains("RUST_BACKTRACE"),
-        "{what}: {:?}",
-        o.stderr
-    );
-    assert!(o.stderr.ends_with('\n'), "{what}: {:?}", o.stderr);
-    assert_eq!(o.stderr.lines().count(), 1, "{what}: {:?}", o.stderr);
-    assert_eq!(o.stdout, "", "{what}");
-    o.stderr.trim_end().to_string()
 }
 
 fn parse(doc: &str) -> Value {
@@ -819,43 +804,4 @@ fn cut_short_capture_still_reports_with_a_warning() {
     assert!(o
         .stdout
         .starts_with("\n📏 Total allocations:\n\t8\n\n📦 Total memory allocated:\n\t1.051MB\n\n📈 Peak memory usage:\n\t1.050MB\n"));
-}
-
-#[test]
-fn dispatcher_version_help_and_unknown_command() {
-    let dir = TempDir::new().unwrap();
-    let o = memray(dir.path(), &["--version"]);
-    assert_ok_quiet(&o);
-    assert_eq!(o.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
-    let o = memray(dir.path(), &["-V"]);
-    assert_ok_quiet(&o);
-    assert_eq!(o.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
-
-    for flag in ["--help", "-h"] {
-        let o = memray(dir.path(), &[flag]);
-        assert_ok_quiet(&o);
-        assert!(o.stdout.starts_with("usage: memray "), "{}", o.stdout);
-        assert!(
-            o.stdout.contains("Memory profiler for Python applications"),
-            "{}",
-            o.stdout
-        );
-        assert!(
-            o.stdout.lines().any(|l| l.trim() == "stats"),
-            "stats is not listed:\n{}",
-            o.stdout
-        );
-    }
-
-    let o = memray(dir.path(), &["nosuchcmd"]);
-    assert_eq!(o.code, 2);
-    assert_eq!(o.stdout, "");
-    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
-    assert!(o.stderr.contains("nosuchcmd"), "{}", o.stderr);
-
-    let o = memray(dir.path(), &[]);
-    assert_eq!(o.code, 2);
-    assert!(o
-        .stderr
-        .contains("the following arguments are required: command"));
 }

@@ -1,6 +1,6 @@
-//! The live view over a real socket, without a terminal: a capture written by the format
-//! crate's writer into a TCP connection, read by the shared live state, shown by the view into
-//! ratatui's test backend (80x24), with the keys the UI handles.
+//! `memray-live`: the live view over a real socket, without a terminal: a capture written by
+//! the format crate's writer into a TCP connection, read by the shared live state, shown by the
+//! view into ratatui's test backend (80x24), with the keys the UI handles.
 //!
 //! Stacks (outermost first; the main thread hides 1 frame, `_run_tracker`):
 //! - S_GROW (thread 1): `_run_tracker` `<module>:10` `grow:3` — the growing list;

@@ -1,147 +1,34 @@
-//! End-to-end tests of `memray-transform` and `memray-parse`, run directly and through the
-//! dispatcher (`memray transform`, Memray 1.20's behaviour). A capture with known events is
-//! written with the format crate's writer; every format's output is checked against figures
-//! worked out by hand below, and the folded output is rendered by inferno's flame graph library.
-//!
-//! Thread 1 is the main thread; its outermost frame (`_run_tracker`) is hidden from reports
-//! (`main_thread_skipped_frames = 1`). Thread 2 is named "worker".
-//!
-//! | #  | event                                   | stack (innermost first)         | heap  |
-//! |----|-----------------------------------------|---------------------------------|-------|
-//! | 1  | MALLOC  t1 0x1000 100                   | make_list:12 <module>:4         | 100   |
-//! | 2  | MALLOC  t1 0x2000 200                   | make_list:12 <module>:4         | 300   |
-//! | 3  | FREE    t1 0x1000                       |                                 | 200   |
-//! | 4  | CALLOC  t2 0x3000 300                   | worker_fn:20                    | 500   |
-//! | 5  | MMAP    t1 0x100000 65536               | <module>:6                      | 66036 |
-//! | 6  | MUNMAP  t1 0x104000 16384 (splits it)   |                                 | 49652 |
-//! | 7  | MALLOC  t1 0x4000 50                    | none                            | 49702 |
-//! | 8  | MALLOC  t1 0x5000 20000                 | naïve (/proj/a,b.py):7 <module>:4 | 69702 (peak) |
-//! | 9  | FREE    t1 0x5000                       |                                 | 49702 |
-//! | 10 | FREE    t2 0x3000                       |                                 | 49402 |
-//! | 11 | MALLOC  t2 0x6000 10                    | worker_fn:20                    | 49412 |
-//! | 12 | MALLOC  t1 0x7000 0                     | <module>:9                      | 49412 |
-//!
-//! Peak (after #8), by first allocation: make_list 200 (1), worker_fn 300 (1, t2), <module>:6
-//! 49152 (2 pieces), no stack 50 (1), naïve 20000 (1): 69702 bytes, 6 allocations.
-//! Leaks: make_list 200 (1), <module>:6 49152 (2), no stack 50 (1), worker_fn 10 (1, t2),
-//! <module>:9 0 (1): 49412 bytes, 6 allocations.
-//! Temporary (threshold 1), in the order found: make_list 100 (#1, freed by #3), naïve 20000
-//! (#8/#9), worker_fn 300 (#4/#10): 20400 bytes, 3 allocations.
+//! `memray-transform` run directly and through the dispatcher (`memray transform`, Memray
+//! 1.20's behaviour): every format's output is checked against the figures of the capture in
+//! `common/demo.rs`, worked out by hand there, and the folded output is rendered by inferno's
+//! flame graph library.
 
 mod common;
 
 use std::fs;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
 
-use common::{base_header, cmd, code, ev, node, thread_name, START_MS};
-use memray_format::{AllocatorType, CaptureWriter, Header, WriterOptions};
+use common::demo::{bad_inputs, write_capture, LEAKED, PEAK};
+use common::pty::on_terminal;
+use common::raw::{finish, ok, one_line_error, Out};
+use common::{cmd, START_MS};
 use memray_tools::transform::profile_proto::Profile;
 use prost::Message;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
 const TRANSFORM: &str = env!("CARGO_BIN_EXE_memray-transform");
-const PARSE: &str = env!("CARGO_BIN_EXE_memray-parse");
 const MEMRAY: &str = env!("CARGO_BIN_EXE_memray");
-
-const END_MS: u64 = 1_700_000_002_500;
-const PEAK: u64 = 69_702;
-const LEAKED: u64 = 49_412;
-
-fn header() -> Header {
-    Header {
-        command_line: "memray run demo.py".into(),
-        ..base_header()
-    }
-}
-
-fn capture_bytes() -> Vec<u8> {
-    let mut w = CaptureWriter::new(Vec::new(), &header(), WriterOptions::default()).unwrap();
-    let run_tracker = code(&mut w, "_run_tracker", "/venv/memray/commands/run.py", 1);
-    let module = code(&mut w, "<module>", "/proj/demo.py", 1);
-    let make_list = code(&mut w, "make_list", "/proj/demo.py", 1);
-    let worker_fn = code(&mut w, "worker_fn", "/proj/demo.py", 1);
-    let naive = code(&mut w, "naïve", "/proj/a,b.py", 1);
-    let n_tracker = node(&mut w, 0, run_tracker, 83);
-    let s_module_4 = node(&mut w, n_tracker, module, 4);
-    let s_make_list = node(&mut w, s_module_4, make_list, 12);
-    let s_module_6 = node(&mut w, n_tracker, module, 6);
-    let s_worker = node(&mut w, 0, worker_fn, 20);
-    let s_naive = node(&mut w, s_module_4, naive, 7);
-    let s_module_9 = node(&mut w, n_tracker, module, 9);
-    thread_name(&mut w, 2, "worker");
-    use AllocatorType::*;
-    let events = [
-        (Malloc, 1, 0x1000, 100, s_make_list),
-        (Malloc, 1, 0x2000, 200, s_make_list),
-        (Free, 1, 0x1000, 0, 0),
-        (Calloc, 2, 0x3000, 300, s_worker),
-        (Mmap, 1, 0x10_0000, 65_536, s_module_6),
-        (Munmap, 1, 0x10_4000, 16_384, 0),
-        (Malloc, 1, 0x4000, 50, 0),
-        (Malloc, 1, 0x5000, 20_000, s_naive),
-        (Free, 1, 0x5000, 0, 0),
-        (Free, 2, 0x3000, 0, 0),
-        (Malloc, 2, 0x6000, 10, s_worker),
-        (Malloc, 1, 0x7000, 0, s_module_9),
-    ];
-    for (allocator, thread, address, size, stack) in events {
-        ev(&mut w, allocator, thread, address, size, stack);
-    }
-    w.finish(END_MS).unwrap()
-}
-
-fn write_capture(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, capture_bytes()).unwrap();
-    path
-}
-
-struct Out {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Out {
-    fn text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).unwrap()
-    }
-}
-
-fn finish(out: Output) -> Out {
-    Out {
-        code: out.status.code().expect("killed by a signal"),
-        stdout: out.stdout,
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// `memray-transform ARGS`, stdout a pipe.
 fn transform(dir: &Path, args: &[&str]) -> Out {
-    finish(cmd(TRANSFORM, dir, args).output().unwrap())
+    common::raw::run(TRANSFORM, dir, args)
 }
 
 /// `memray ARGS` through the dispatcher (Memray's behaviour), stdout a pipe.
 fn memray(dir: &Path, args: &[&str]) -> Out {
-    finish(cmd(MEMRAY, dir, args).output().unwrap())
-}
-
-fn ok(o: &Out) -> &Out {
-    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
-    assert_eq!(o.stderr, "", "unexpected stderr");
-    o
-}
-
-fn one_line_error(o: &Out) -> String {
-    assert_eq!(o.code, 1, "stderr {:?}", o.stderr);
-    assert!(!o.stderr.contains("panicked"), "{:?}", o.stderr);
-    assert_eq!(o.stderr.lines().count(), 1, "{:?}", o.stderr);
-    assert!(o.stdout.is_empty(), "{:?}", o.text());
-    o.stderr.trim_end().to_string()
+    common::raw::run(MEMRAY, dir, args)
 }
 
 /// The peak view's rows, as Memray's csv writer lays them out.
@@ -457,10 +344,6 @@ fn standard_input_and_output() {
     assert_eq!(ok(&o).text(), PEAK_CSV);
     let o = memray(dir.path(), &["transform", "csv", "-o", "-", "cap.bin"]);
     assert_eq!(ok(&o).text(), PEAK_CSV);
-    let mut c = cmd(PARSE, dir.path(), &["-"]);
-    c.stdin(fs::File::open(&cap).unwrap());
-    let o = finish(c.output().unwrap());
-    assert!(ok(&o).text().starts_with("HEADER magic=MEMRAYRS"));
 }
 
 #[test]
@@ -562,21 +445,7 @@ fn memray_transform_behaves_like_memray() {
 fn bad_input_fails_with_one_line() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
-    fs::write(d.join("empty.bin"), b"").unwrap();
-    fs::write(d.join("text.bin"), b"this is not a memray capture\n").unwrap();
-    fs::create_dir(d.join("adir")).unwrap();
-    let good = capture_bytes();
-    let mut corrupt = good.clone();
-    let data_start = 16 + u32::from_le_bytes(good[12..16].try_into().unwrap()) as usize;
-    corrupt[data_start + 40] ^= 0xff;
-    fs::write(d.join("corrupt.bin"), &corrupt).unwrap();
-    for (name, wanted) in [
-        ("missing.bin", "No such file: missing.bin"),
-        ("adir", "No such file: adir"),
-        ("empty.bin", "empty"),
-        ("text.bin", "not a memray capture"),
-        ("corrupt.bin", "checksum mismatch"),
-    ] {
+    for (name, wanted) in bad_inputs(d) {
         for format in ["csv", "pprof", "folded"] {
             let line = one_line_error(&transform(d, &[format, name]));
             assert!(line.starts_with("memray-transform: "), "{line}");
@@ -584,13 +453,6 @@ fn bad_input_fails_with_one_line() {
             // Nothing is left behind.
             assert!(!d.join(format!("memray-{format}-{name}")).exists());
         }
-        let o = finish(cmd(PARSE, d, &[name]).output().unwrap());
-        assert_eq!(o.code, 1, "{name}");
-        assert_eq!(o.stderr.lines().count(), 1, "{name}: {}", o.stderr);
-        assert!(o.stderr.contains(wanted), "{name}: {}", o.stderr);
-        assert!(o
-            .stderr
-            .starts_with("memray-parse: Failed to parse allocation records in "));
     }
     // Bad flags are usage errors.
     assert_eq!(transform(d, &["csv"]).code, 2);
@@ -598,136 +460,6 @@ fn bad_input_fails_with_one_line() {
         transform(d, &["csv", "--temporary-allocation-threshold", "x", "a"]).code,
         2
     );
-    assert_eq!(finish(cmd(PARSE, d, &[]).output().unwrap()).code, 2);
-}
-
-#[test]
-fn parse_prints_one_line_per_record_in_file_order() {
-    let dir = TempDir::new().unwrap();
-    let cap = write_capture(dir.path(), "cap.bin");
-    let o = finish(
-        cmd(PARSE, dir.path(), &[cap.to_str().unwrap()])
-            .output()
-            .unwrap(),
-    );
-    let text = ok(&o).text();
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with(
-        "HEADER magic=MEMRAYRS version=3 python_version=3.11.7 native_traces=false \
-         file_format=ALL_ALLOCATIONS start_time=1700000000000 pid=4242 main_tid=1 \
-         skipped_frames_on_main_tid=1 command_line=memray run demo.py python_allocator=pymalloc"
-    ));
-    assert!(lines[0].ends_with("libdest=/usr/lib/python3.11 site_packages=[] sys.path=[/proj]"));
-    assert!(lines[1].starts_with("CHUNK offset="), "{}", lines[1]);
-    assert!(lines[1].contains(" n_events=12 code_base=0 node_base=0 native_base=0"));
-    let body: Vec<&str> = lines[2..lines.len() - 1].to_vec();
-    assert_eq!(
-        body,
-        [
-            "CODE_OBJECT code_id=0 function_name=_run_tracker filename=/venv/memray/commands/run.py firstlineno=1",
-            "CODE_OBJECT code_id=1 function_name=<module> filename=/proj/demo.py firstlineno=1",
-            "CODE_OBJECT code_id=2 function_name=make_list filename=/proj/demo.py firstlineno=1",
-            "CODE_OBJECT code_id=3 function_name=worker_fn filename=/proj/demo.py firstlineno=1",
-            "CODE_OBJECT code_id=4 function_name=naïve filename=/proj/a,b.py firstlineno=1",
-            "FRAME frame_id=1 parent=0 code_id=0 lineno=83",
-            "FRAME frame_id=2 parent=1 code_id=1 lineno=4",
-            "FRAME frame_id=3 parent=2 code_id=2 lineno=12",
-            "FRAME frame_id=4 parent=1 code_id=1 lineno=6",
-            "FRAME frame_id=5 parent=0 code_id=3 lineno=20",
-            "FRAME frame_id=6 parent=2 code_id=4 lineno=7",
-            "FRAME frame_id=7 parent=1 code_id=1 lineno=9",
-            "THREAD tid=2 name=worker",
-            "CONTEXT_SWITCH tid=1",
-            "ALLOCATION tid=1 address=0x1000 size=100 allocator=malloc stack_id=3 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x2000 size=200 allocator=malloc stack_id=3 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x1000 size=0 allocator=free stack_id=0 native_frame_id=0",
-            "CONTEXT_SWITCH tid=2",
-            "ALLOCATION tid=2 address=0x3000 size=300 allocator=calloc stack_id=5 native_frame_id=0",
-            "CONTEXT_SWITCH tid=1",
-            "ALLOCATION tid=1 address=0x100000 size=65536 allocator=mmap stack_id=4 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x104000 size=16384 allocator=munmap stack_id=0 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x4000 size=50 allocator=malloc stack_id=0 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x5000 size=20000 allocator=malloc stack_id=6 native_frame_id=0",
-            "ALLOCATION tid=1 address=0x5000 size=0 allocator=free stack_id=0 native_frame_id=0",
-            "CONTEXT_SWITCH tid=2",
-            "ALLOCATION tid=2 address=0x3000 size=0 allocator=free stack_id=0 native_frame_id=0",
-            "ALLOCATION tid=2 address=0x6000 size=10 allocator=malloc stack_id=5 native_frame_id=0",
-            "CONTEXT_SWITCH tid=1",
-            "ALLOCATION tid=1 address=0x7000 size=0 allocator=malloc stack_id=7 native_frame_id=0",
-        ]
-    );
-    assert_eq!(
-        lines[lines.len() - 1],
-        "TRAILER end_time=1700000002500 n_allocations=8 n_deallocations=4 n_codes=5 \
-         n_frames=7 n_native_frames=0 n_memory_records=0"
-    );
-
-    // A capture cut short: everything up to the last complete chunk, then says so.
-    let bytes = capture_bytes();
-    let cut = dir.path().join("cut.bin");
-    fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
-    let o = finish(cmd(PARSE, dir.path(), &["cut.bin"]).output().unwrap());
-    let text = ok(&o).text();
-    assert_eq!(text.lines().count(), lines.len());
-    assert!(
-        text.ends_with("TRAILER missing (the capture was cut short)\n"),
-        "{text}"
-    );
-}
-
-/// Runs `program ARGS` with a pseudo-terminal as its standard output; returns its exit code,
-/// what it wrote to the terminal and its stderr.
-fn on_terminal(program: &str, dir: &Path, args: &[&str], compat: bool) -> (i32, String, String) {
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty fills in two new file descriptors, owned below.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0);
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let mut c = cmd(program, dir, args);
-    if compat {
-        c.env("MEMRAY_COMPAT", "1");
-    }
-    let child = c
-        .stdout(Stdio::from(slave))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    drop(c);
-    let mut tty = Vec::new();
-    let mut f = fs::File::from(master);
-    // Read what is buffered without blocking for more once the child is gone.
-    // SAFETY: setting O_NONBLOCK on our own descriptor.
-    unsafe {
-        use std::os::fd::AsRawFd;
-        let fd = f.as_raw_fd();
-        libc::fcntl(
-            fd,
-            libc::F_SETFL,
-            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-        );
-    }
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = f.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        tty.extend_from_slice(&buf[..n]);
-    }
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&tty).replace("\r\n", "\n"),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 #[test]
@@ -751,12 +483,5 @@ fn a_terminal_gets_a_file_not_data() {
     assert!(
         err.contains("refusing to write binary pprof data to a terminal"),
         "{err}"
-    );
-    // memray-parse refuses a terminal, as Memray does.
-    let (code, tty, err) = on_terminal(PARSE, d, &["memray-x.bin"], false);
-    assert_eq!((code, tty.as_str()), (1, ""));
-    assert_eq!(
-        err,
-        "memray-parse: You must redirect stdout to a file or shell pipeline.\n"
     );
 }
