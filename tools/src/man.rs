@@ -1,10 +1,10 @@
 //! The man pages: every program's command line as a clap command, rendered by `clap_mangen`
 //! from the same definitions the programs parse (`make man` writes them into `man/` with
-//! `gen-man`; `tests/man_pages.rs` checks that the committed pages are up to date).
+//! `gen-man`; `tests/man_pages.rs` checks that every program has an up-to-date page).
 
 use clap::{Command, CommandFactory};
 
-/// Every program with a man page, as the clap command the page is made from.
+/// Every program, as the clap command its man page is made from.
 pub fn all() -> Vec<Command> {
     vec![
         crate::memray::args::command(),
@@ -13,7 +13,10 @@ pub fn all() -> Vec<Command> {
         crate::live::Args::command(),
         crate::parse::Args::command(),
         crate::stats::Args::command(),
+        crate::summary::Args::command(),
+        crate::table::Args::command(),
         crate::transform::Args::command(),
+        crate::tree::Args::command(),
     ]
 }
 
