@@ -5,7 +5,7 @@ export read back by the tool it is made for:
   ``memray-stats --json``;
 - gprof2dot by gprof2dot itself (its JSON parser for exact costs, its command line for dot);
 - speedscope validated against the JSON schema shipped in the ``speedscope`` npm package;
-- folded summed line by line (inferno renders it in tools/tests/transform_cli.rs);
+- folded summed line by line (inferno renders it in tools/tests/memray-transform.rs);
 - pprof decoded by two independent decoders: the ``protobuf`` package (with profile.proto's
   messages declared below) and the ``pprof-format`` npm package.
 

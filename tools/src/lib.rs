@@ -1,21 +1,30 @@
-//! Library code behind the `memray-*` programs: shared command-line plumbing, output helpers
-//! and the report renderers. Each program's `main` is a thin wrapper over this crate.
+//! Library code behind the `memray-*` programs, one module per program — its command line
+//! (`args.rs`), its renderers and templates, and its `main` — with what several programs share
+//! in [`common`]. Each `src/bin/<program>.rs` is a thin `main` over its module; [`man`] lists
+//! every program's command line for the man pages.
+//!
+//! | module | program |
+//! |---|---|
+//! | [`memray`] | `memray`, the dispatcher |
+//! | [`capture`] | `memray-capture` (`memray run`) |
+//! | [`flamegraph`] | `memray-flamegraph` |
+//! | [`live`] | `memray-live` (and the view of `memray run --live`) |
+//! | [`parse`] | `memray-parse` |
+//! | [`stats`] | `memray-stats` |
+//! | [`summary`] | `memray-summary` |
+//! | [`table`] | `memray-table` |
+//! | [`transform`] | `memray-transform` |
+//! | [`tree`] | `memray-tree` |
 
-pub mod args;
-pub mod cli;
-pub mod dispatch;
+pub mod capture;
+pub mod common;
 pub mod flamegraph;
-pub mod html;
-pub mod json;
 pub mod live;
-pub mod output;
+pub mod man;
+pub mod memray;
 pub mod parse;
-pub mod progress;
-pub mod sizefmt;
-pub mod stats_report;
-pub mod summary_report;
+pub mod stats;
+pub mod summary;
 pub mod table;
-pub mod text;
 pub mod transform;
-pub mod tree_report;
-pub mod view;
+pub mod tree;

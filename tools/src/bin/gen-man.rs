@@ -6,11 +6,8 @@ use std::path::PathBuf;
 fn main() -> std::io::Result<()> {
     let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "man".into()));
     std::fs::create_dir_all(&dir)?;
-    for cmd in memray_tools::args::all() {
-        let name = cmd.get_name().to_string();
-        let mut out = Vec::new();
-        clap_mangen::Man::new(cmd).render(&mut out)?;
-        std::fs::write(dir.join(format!("{name}.1")), out)?;
+    for (file, roff) in memray_tools::man::pages()? {
+        std::fs::write(dir.join(file), roff)?;
     }
     Ok(())
 }

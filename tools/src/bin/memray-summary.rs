@@ -1,44 +1,12 @@
-//! `memray-summary`: the functions that hold the most memory, as a terminal table.
+//! `memray-summary`: the functions that hold the most memory, as a terminal table (the program
+//! is [`memray_tools::summary`]).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use memray_analysis::functions::by_function;
-use memray_tools::args::summary::Args;
-use memray_tools::output::stdout_is_terminal;
-use memray_tools::view::load_view;
+use memray_tools::summary::{self, Args};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    memray_tools::cli::run("memray-summary", || {
-        let (a, groups) = load_view(&args.results, &args.view, true)?;
-        // Like Memray: groups in order until 95% of the view's memory is covered.
-        let rows = by_function(&a, &groups, 0.95);
-        let tty = stdout_is_terminal();
-        let (width, lines) = terminal_size();
-        let max_rows = args
-            .max_rows
-            .unwrap_or_else(|| lines.saturating_sub(5).max(10));
-        let table = memray_tools::summary_report::render(
-            &rows,
-            usize::from(args.sort_column),
-            max_rows,
-            tty,
-            if tty { width } else { Some(160) },
-        );
-        println!("{table}");
-        Ok(())
-    })
-}
-
-/// (columns, lines) of the terminal on stdout, if it is one.
-fn terminal_size() -> (Option<u16>, usize) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills a winsize.
-    if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
-        (Some(ws.ws_col), usize::from(ws.ws_row))
-    } else {
-        (None, 24)
-    }
+    summary::main(Args::parse())
 }

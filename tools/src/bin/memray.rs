@@ -1,70 +1,8 @@
-//! `memray`: the dispatcher. `memray <cmd> ARGS` runs `memray-<cmd> ARGS`, found beside this
-//! program or on `PATH` (`memray run` runs `memray-capture run`), like git and cargo plugins.
+//! `memray`: the dispatcher, `memray <cmd> ARGS` runs `memray-<cmd> ARGS` (the program is
+//! [`memray_tools::memray`]).
 
-use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
-
-use memray_tools::dispatch::{find_program, installed_commands};
-
-const ABOUT: &str = "Memory profiler for Python applications
-
-Run `memray run` to generate a memory profile report, then use a reporter command
-such as `memray flamegraph` or `memray table` to convert the results into HTML.
-
-Example:
-
-    $ memray run -o output.bin my_script.py
-    $ memray flamegraph output.bin";
-
-fn usage(commands: &[(String, PathBuf)]) -> String {
-    let mut s = format!("usage: memray [-h] [-V] <command> [args...]\n\n{ABOUT}\n\ncommands:\n");
-    for (name, _) in commands {
-        s.push_str(&format!("    {name}\n"));
-    }
-    if commands.is_empty() {
-        s.push_str("    (no memray-* programs found beside memray or on PATH)\n");
-    }
-    s.push_str(
-        "\noptions:\n  -h, --help     show this help message and exit\n  -V, --version  Displays the current version of memray\n\nRun `memray <command> --help` for a command's options.",
-    );
-    s
-}
+use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let Some(first) = args.first().and_then(|a| a.to_str()) else {
-        eprintln!("{}", usage(&installed_commands()));
-        eprintln!("memray: error: the following arguments are required: command");
-        return ExitCode::from(2);
-    };
-    match first {
-        "-h" | "--help" => {
-            println!("{}", usage(&installed_commands()));
-            return ExitCode::SUCCESS;
-        }
-        "-V" | "--version" => {
-            println!("{}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        _ => {}
-    }
-    let (program, rest): (String, Vec<OsString>) = if first == "run" {
-        ("capture".into(), args.clone())
-    } else {
-        (first.to_string(), args[1..].to_vec())
-    };
-    let Some(path) = find_program(&program) else {
-        eprintln!(
-            "memray: error: unknown command '{first}' (no memray-{program} beside memray or on PATH)"
-        );
-        return ExitCode::from(2);
-    };
-    let err = Command::new(&path)
-        .args(&rest)
-        .env("MEMRAY_COMPAT", "1")
-        .exec();
-    eprintln!("memray: could not run {}: {err}", path.display());
-    ExitCode::from(1)
+    memray_tools::memray::main(std::env::args_os().skip(1).collect())
 }

@@ -13,7 +13,9 @@ use memray_analysis::snapshot::View;
 use memray_analysis::tree::{CallTree, TreeOptions};
 use memray_analysis::Analysis;
 
-use crate::sizefmt::datetime_str;
+use crate::common::human::datetime_str;
+use crate::common::interner::Interner;
+use crate::common::view::view_name;
 
 pub const FLAG_UNINTERESTING: u8 = 1;
 pub const FLAG_IMPORT: u8 = 2;
@@ -57,23 +59,6 @@ pub struct Document {
     pub memory: Vec<(u64, u64, u64)>,
     pub source: HashMap<String, String>,
     pub temporal: Option<serde_json::Value>,
-}
-
-struct Interner {
-    index: FxHashMap<String, u32>,
-    strings: Vec<String>,
-}
-
-impl Interner {
-    fn get(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.strings.len() as u32;
-        self.strings.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
-    }
 }
 
 /// The lines of a source file, if it is a readable regular file of at most 16 MiB (never a
@@ -122,19 +107,6 @@ fn source_line(
     (!text.is_empty()).then(|| text.chars().take(200).collect())
 }
 
-pub fn view_name(view: View, temporal: bool) -> String {
-    let v = match view {
-        View::Peak => "Memory at the high-water mark",
-        View::Leaks => "Leaked memory",
-        View::Temporary => "Temporary allocations",
-    };
-    if temporal {
-        format!("{v} (temporal)")
-    } else {
-        v.to_string()
-    }
-}
-
 /// Builds the document for `tree` (whose node ids `temporal` refers to, if given).
 pub fn build(
     a: &Analysis,
@@ -143,11 +115,7 @@ pub fn build(
     view: View,
     temporal: Option<serde_json::Value>,
 ) -> Document {
-    let mut interner = Interner {
-        index: FxHashMap::default(),
-        strings: Vec::new(),
-    };
-    interner.get("");
+    let mut interner: Interner<u32> = Interner::new();
     let mut nodes = Nodes::default();
     let mut files: FxHashMap<String, Option<Vec<String>>> = FxHashMap::default();
     let mut source = HashMap::new();
@@ -208,7 +176,7 @@ pub fn build(
             split_threads: opts.split_threads,
             threads,
         },
-        strings: interner.strings,
+        strings: interner.into_strings(),
         nodes: nodes_json,
         memory: a
             .snapshots

@@ -1,5 +1,5 @@
 //! The live view's state and what each key does, apart from any terminal (so it can be tested
-//! on its own). The figures come from the shared live state of the format crate.
+//! on its own). The figures come from the shared live state of the analysis crate.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use memray_analysis::live::LiveData;

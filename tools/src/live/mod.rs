@@ -1,13 +1,16 @@
-//! `memray-live` and `memray run --live`: a terminal UI over a capture streamed by a running
-//! program. The stream is read on a background thread by the shared live state of the format
-//! crate ([`memray_analysis::live`]); this module draws it about once a second and
-//! handles the keys.
+//! `memray-live` (`memray live PORT`) and the view of `memray run --live`: a terminal UI over a
+//! capture streamed by a running program. The stream is read on a background thread by the
+//! shared live state of the analysis crate ([`memray_analysis::live`]); this module connects,
+//! draws it about once a second and handles the keys. [`args`] is the command line, [`app`]
+//! the state of the view and its keys, [`view`] the drawing.
 
 pub mod app;
+pub mod args;
 pub mod view;
 
 use std::io::{self, Stdout};
 use std::net::TcpStream;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,12 +21,33 @@ use memray_analysis::live::{connect_loopback, Live};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+use crate::common::cli;
 use app::{Action, App};
+pub use args::Args;
 
 /// How often the view takes a new snapshot.
 pub const REFRESH: Duration = Duration::from_secs(1);
 /// How long to wait between attempts to connect.
 const RETRY: Duration = Duration::from_millis(100);
+
+/// The program `memray-live PORT`: connects to a program tracked with
+/// `memray run --live-remote` and shows its live heap until the user quits.
+pub fn main(args: Args) -> ExitCode {
+    // Memray's words, alone on the line.
+    let port = match check_port(args.port) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    cli::run("memray-live", || {
+        let stream = connect(port, || Ok(()))?;
+        let live_state =
+            Live::start(stream).with_context(|| format!("could not read from port {port}"))?;
+        run(&live_state, Options::default())
+    })
+}
 
 /// Tells what a bad port is, as Memray does (`Invalid port: N`).
 pub fn check_port(port: i64) -> Result<u16> {

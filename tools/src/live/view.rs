@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row as TableRow, Sparkline, Table
 use ratatui::Frame;
 
 use super::app::{App, SortKey};
-use crate::sizefmt::size_fmt;
+use crate::common::human::size_fmt;
 
 /// Widths of the number columns: total, % total, own, % own, allocations.
 const NUMBER_WIDTHS: [u16; 5] = [11, 7, 10, 7, 11];
@@ -39,21 +39,15 @@ fn gradient(fraction: f64) -> Color {
     Color::Rgb(r, g, b)
 }
 
-/// `s` cut to `width` characters, keeping its end (`…` marks the cut).
-fn keep_end(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let tail: String = s.chars().skip(n - (width - 1)).collect();
-    format!("…{tail}")
+/// Which end of a text too long for its column is kept.
+#[derive(Clone, Copy)]
+enum Keep {
+    Start,
+    End,
 }
 
-/// `s` cut to `width` characters, keeping its start.
-fn keep_start(s: &str, width: usize) -> String {
+/// `s` cut to `width` characters, keeping its start or its end (`…` marks the cut).
+fn cut(s: &str, width: usize, keep: Keep) -> String {
     let n = s.chars().count();
     if n <= width {
         return s.to_string();
@@ -61,8 +55,10 @@ fn keep_start(s: &str, width: usize) -> String {
     if width == 0 {
         return String::new();
     }
-    let head: String = s.chars().take(width - 1).collect();
-    format!("{head}…")
+    match keep {
+        Keep::Start => format!("{}…", s.chars().take(width - 1).collect::<String>()),
+        Keep::End => format!("…{}", s.chars().skip(n - (width - 1)).collect::<String>()),
+    }
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
@@ -282,13 +278,13 @@ fn draw_table(f: &mut Frame<'_>, app: &mut App, area: Rect) {
                 r.file.clone()
             };
             TableRow::new(vec![
-                Cell::from(keep_start(&r.function, function_w as usize)),
+                Cell::from(cut(&r.function, function_w as usize, Keep::Start)),
                 number(size_fmt(r.total), total_c),
                 number(format!("{:.2}%", percent(r.total, heap)), total_c),
                 number(size_fmt(r.own), own_c),
                 number(format!("{:.2}%", percent(r.own, heap)), own_c),
                 number(r.count.to_string(), count_c),
-                Cell::from(keep_end(&location, file_w as usize)),
+                Cell::from(cut(&location, file_w as usize, Keep::End)),
             ])
         })
         .collect();
@@ -332,9 +328,9 @@ mod tests {
 
     #[test]
     fn cuts_keep_the_useful_end() {
-        assert_eq!(keep_end("/a/b/c.py:12", 8), "…c.py:12");
-        assert_eq!(keep_end("c.py:1", 8), "c.py:1");
-        assert_eq!(keep_start("a_long_function", 6), "a_lon…");
+        assert_eq!(cut("/a/b/c.py:12", 8, Keep::End), "…c.py:12");
+        assert_eq!(cut("c.py:1", 8, Keep::End), "c.py:1");
+        assert_eq!(cut("a_long_function", 6, Keep::Start), "a_lon…");
     }
 
     #[test]

@@ -1,75 +1,34 @@
-//! `memray table`: a self-contained HTML table of the allocation locations of a view (thread,
-//! size, allocator, allocation count, location), sortable by every column and searchable.
+//! `memray-table` (`memray table`): a self-contained HTML table of the allocation locations of
+//! a view, sortable by every column and searchable. [`args`] is the command line, [`data`] the
+//! rows the page shows, `template.html` the page that shows them.
 
-use rustc_hash::FxHashMap;
-use serde::Serialize;
+pub mod args;
+pub mod data;
 
-use memray_analysis::frames::visible_frames;
-use memray_analysis::snapshot::Aggregate;
-use memray_analysis::Analysis;
+use std::process::ExitCode;
 
+use crate::common::cli;
+use crate::common::html::embed;
+use crate::common::output::report_output;
+use crate::common::view::{load_view, view_name};
+pub use args::Args;
+
+/// The page; `__MEMRAY_DATA__` is replaced by the JSON document (escaped for a script tag).
 pub const TEMPLATE: &str = include_str!("template.html");
 
-#[derive(Serialize)]
-pub struct Row {
-    pub thread: String,
-    pub size: u64,
-    pub allocator: &'static str,
-    pub n_allocations: u64,
-    pub location: String,
-}
-
-#[derive(Serialize)]
-pub struct Document {
-    pub title: String,
-    pub command_line: String,
-    pub rows: Vec<Row>,
-}
-
-/// Memray's thread label: `0x1 (name)`, `0x1`, or `merged thread`.
-pub fn thread_label(a: &Analysis, tid: u32, merged: bool) -> String {
-    if merged {
-        return "merged thread".into();
-    }
-    match a.defs.thread_name(tid) {
-        Some(name) if !name.is_empty() => format!("{tid:#x} ({name})"),
-        _ => format!("{tid:#x}"),
-    }
-}
-
-/// One row per displayed (thread, allocator, location): groups whose full stacks differ but
-/// whose innermost frame is the same are added up, as Memray's table does (the thread is part of
-/// the key only when threads are not merged).
-pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) -> Document {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut index: FxHashMap<(u32, &'static str, String), usize> = FxHashMap::default();
-    for g in groups {
-        let location = match visible_frames(a, g.stack, g.native_stack, g.thread).first() {
-            Some(f) => format!("{} at {}:{}", f.function, f.filename, f.line),
-            None => "???".into(),
-        };
-        let allocator = g.allocator.name();
-        let key = (if merged { 0 } else { g.thread }, allocator, location);
-        match index.get(&key) {
-            Some(&i) => {
-                rows[i].size += g.size;
-                rows[i].n_allocations += g.count;
-            }
-            None => {
-                index.insert(key.clone(), rows.len());
-                rows.push(Row {
-                    thread: thread_label(a, g.thread, merged),
-                    size: g.size,
-                    allocator,
-                    n_allocations: g.count,
-                    location: key.2,
-                });
-            }
-        }
-    }
-    Document {
-        title,
-        command_line: a.header.command_line.clone(),
-        rows,
-    }
+/// The program: `Wrote <file>` and exit status 0, or 1 with one line on stderr.
+pub fn main(args: Args) -> ExitCode {
+    let report = &args.report;
+    cli::run("memray-table", || {
+        let output = report
+            .out
+            .path_or(|| report_output(&report.results, "table", ".html"));
+        report.out.check(&output)?;
+        let merged = !args.split_threads;
+        let (a, groups) = load_view(&report.results, &report.view, merged)?;
+        let title = format!("memray table: {}", view_name(report.view.view(), false));
+        let doc = data::build(&a, &groups, merged, title);
+        let page = embed(TEMPLATE, &serde_json::to_string(&doc)?);
+        report.out.write(&output, page.as_bytes())
+    })
 }

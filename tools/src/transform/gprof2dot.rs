@@ -71,6 +71,6 @@ pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
         events,
         functions,
     };
-    crate::json::write_python_json_compact(out, &doc)?;
+    crate::common::json::write_python_json_compact(out, &doc)?;
     Ok(())
 }

@@ -1,24 +1,38 @@
-//! `memray transform`: the allocations of one view (peak, leaks or temporary allocations) of a
-//! capture, exported for other tools. `csv`, `gprof2dot` and `speedscope` are Memray's formats,
-//! byte for byte; `folded` (collapsed stacks) and `pprof` (gzipped `profile.proto`) are ours.
+//! `memray-transform` (`memray transform`): the allocations of one view (peak, leaks or
+//! temporary allocations) of a capture, exported for other tools. `csv`, `gprof2dot` and
+//! `speedscope` are Memray's formats, byte for byte; `folded` (collapsed stacks) and `pprof`
+//! (gzipped `profile.proto`, messages in [`profile_proto`]) are ours. [`args`] is the command
+//! line; this module picks the destination and holds what every format shares; [`hint`] is
+//! Memray's advice after a gprof2dot export.
 //!
 //! Every format walks the same groups (`memray_analysis::snapshot::aggregate`) and the
 //! same stacks (`memray_analysis::frames::visible_frames`, Memray's main-thread rule).
 
+pub mod args;
 pub mod csv;
 pub mod folded;
 pub mod gprof2dot;
+pub mod hint;
 pub mod pprof;
 pub mod profile_proto;
 pub mod speedscope;
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use clap::CommandFactory;
 
 use memray_analysis::frames::visible_frames;
 use memray_analysis::snapshot::{Aggregate, View};
 use memray_analysis::{Analysis, Frame};
+
+use crate::common::cli::{self, memray_compat};
+use crate::common::input::check_input;
+use crate::common::output::{report_output, stdout_is_terminal};
+use crate::common::view::load_view;
+pub use args::Args;
 
 /// The export formats, in the order `--help` lists them (Memray's first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,4 +130,85 @@ pub fn render(format: Format, export: &Export, out: &mut dyn Write) -> Result<()
         Format::Folded => folded::render(export, out),
         Format::Pprof => pprof::render(export, out),
     }
+}
+
+/// The program: an unknown format is a usage error (exit 2; in Memray's spelling, one line and
+/// exit 1); otherwise exit status 0, or 1 with one line on stderr.
+pub fn main(args: Args) -> ExitCode {
+    let compat = memray_compat();
+    let Some(format) = Format::parse(&args.format) else {
+        if compat {
+            // Memray: an unknown format is an error (exit 1), not a usage error.
+            eprintln!("Format not supported: {}", args.format);
+            return ExitCode::from(1);
+        }
+        Args::command()
+            .error(
+                clap::error::ErrorKind::InvalidValue,
+                format!(
+                    "Format not supported: {} (available formats: {})",
+                    args.format,
+                    Format::list()
+                ),
+            )
+            .exit();
+    };
+    cli::run("memray-transform", || run(args, format, compat))
+}
+
+enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+fn run(args: Args, format: Format, compat: bool) -> Result<()> {
+    check_input(&args.results)?;
+    let tty = stdout_is_terminal();
+    let dest = match &args.out.output {
+        Some(p) if p.as_os_str() == "-" => Destination::Stdout,
+        Some(p) => Destination::File(p.clone()),
+        None if !compat && !tty => Destination::Stdout,
+        None => Destination::File(report_output(&args.results, format.name(), format.suffix())),
+    };
+    match &dest {
+        Destination::File(path) => args.out.check(path)?,
+        Destination::Stdout if tty && format.is_binary() => {
+            bail!(
+                "refusing to write binary {} data to a terminal: use -o FILE or a pipe",
+                format.name()
+            )
+        }
+        Destination::Stdout => {}
+    }
+    if compat && !tty && matches!(dest, Destination::File(_)) {
+        // Memray's two progress bars (reading, then aggregating) each leave an empty line
+        // behind when stdout is not a terminal.
+        print!("\n\n");
+    }
+    let (analysis, groups) = load_view(&args.results, &args.view, format.merge_threads())
+        .with_context(|| format!("Failed to parse allocation records in {}", args.results))?;
+    let export = Export {
+        analysis: &analysis,
+        view: args.view.view(),
+        groups: &groups,
+    };
+    match dest {
+        Destination::Stdout => {
+            let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            render(format, &export, &mut out)?;
+            out.flush()?;
+        }
+        Destination::File(path) => {
+            let file = args.out.create(&path)?;
+            let mut out = BufWriter::with_capacity(1 << 16, file);
+            render(format, &export, &mut out)?;
+            out.flush()
+                .with_context(|| format!("could not write {}", path.display()))?;
+            println!("Wrote {}", path.display());
+            if compat && format == Format::Gprof2dot {
+                hint::gprof2dot_hint(&path);
+            }
+        }
+    }
+    Ok(())
 }

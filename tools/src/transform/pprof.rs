@@ -17,31 +17,10 @@ use memray_analysis::snapshot::View;
 
 use super::profile_proto::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType};
 use super::{Export, NO_STACK};
+use crate::common::interner::Interner;
 
-/// Interns strings into the profile's string table.
-#[derive(Default)]
-struct Strings {
-    table: Vec<String>,
-    index: HashMap<String, i64>,
-}
-
-impl Strings {
-    fn new() -> Self {
-        let mut s = Strings::default();
-        s.get("");
-        s
-    }
-
-    fn get(&mut self, v: &str) -> i64 {
-        if let Some(&i) = self.index.get(v) {
-            return i;
-        }
-        let i = self.table.len() as i64;
-        self.table.push(v.to_string());
-        self.index.insert(v.to_string(), i);
-        i
-    }
-}
+/// The profile's string table.
+type Strings = Interner<i64>;
 
 /// Functions (name and file) and locations (function and line), numbered from 1.
 #[derive(Default)]
@@ -181,7 +160,7 @@ pub fn build(export: &Export) -> Profile {
         mapping: vec![mapping],
         location: locs.locations,
         function: locs.functions,
-        string_table: strings.table,
+        string_table: strings.into_strings(),
         drop_frames: 0,
         keep_frames: 0,
         time_nanos: (start_ms as i64).saturating_mul(1_000_000),

@@ -120,6 +120,6 @@ pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
         active_profile_index: 0,
         exporter: format!("memray@{}", env!("CARGO_PKG_VERSION")),
     };
-    crate::json::write_python_json_compact(out, &doc)?;
+    crate::common::json::write_python_json_compact(out, &doc)?;
     Ok(())
 }

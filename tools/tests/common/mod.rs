@@ -1,8 +1,18 @@
-//! Helpers shared by the integration tests: building captures with the format crate's writer
-//! and running the programs the crate builds.
+//! Helpers shared by the integration tests (one file per program, `tests/<program>.rs`):
+//! building captures with the format crate's writer and running the programs the crate builds.
+//! The captures several programs' tests read are in [`app`] (the reports') and [`demo`] (the
+//! exports'); [`raw`] runs a program whose output may be binary, [`pty`] one whose standard
+//! output is a terminal.
 //!
 //! Each test binary compiles this module on its own and uses only part of it, hence the
-//! `#[allow(dead_code)]` on items not every test file needs.
+//! `allow(dead_code)`.
+
+#![allow(dead_code)]
+
+pub mod app;
+pub mod demo;
+pub mod pty;
+pub mod raw;
 
 use std::io::Write;
 use std::path::Path;
@@ -85,7 +95,6 @@ pub fn ev<W: Write>(
     .unwrap()
 }
 
-#[allow(dead_code)]
 pub fn thread_name<W: Write>(w: &mut CaptureWriter<W>, thread: u32, name: &str) {
     w.thread_name(&ThreadName {
         thread,
@@ -94,13 +103,11 @@ pub fn thread_name<W: Write>(w: &mut CaptureWriter<W>, thread: u32, name: &str) 
     .unwrap();
 }
 
-#[allow(dead_code)]
 pub fn memory_sample<W: Write>(w: &mut CaptureWriter<W>, time_ms: u64, rss: u64) {
     w.memory_sample(&MemorySample { time_ms, rss }).unwrap();
 }
 
 /// `program ARGS` in `dir`, in UTC, without `MEMRAY_COMPAT`, stdin empty, stdout a pipe.
-#[allow(dead_code)]
 pub fn cmd(program: &str, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(program);
     c.args(args)
@@ -112,14 +119,12 @@ pub fn cmd(program: &str, dir: &Path, args: &[&str]) -> Command {
 }
 
 /// A finished program's exit code and text output.
-#[allow(dead_code)]
 pub struct Out {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
-#[allow(dead_code)]
 pub fn finish(out: Output) -> Out {
     Out {
         code: out.status.code().expect("killed by a signal"),
@@ -129,8 +134,33 @@ pub fn finish(out: Output) -> Out {
 }
 
 /// Exit 0 and nothing on stderr.
-#[allow(dead_code)]
 pub fn assert_ok_quiet(o: &Out) {
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
     assert_eq!(o.stderr, "", "unexpected stderr");
+}
+
+/// The failure every bad input must give: exit 1 and one line on stderr, nothing on stdout.
+pub fn assert_one_line_error(o: &Out, what: &str) -> String {
+    assert_eq!(o.code, 1, "{what}: stderr {:?}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{what}: {:?}", o.stderr);
+    assert!(
+        !o.stderr.contains("RUST_BACKTRACE"),
+        "{what}: {:?}",
+        o.stderr
+    );
+    assert!(o.stderr.ends_with('\n'), "{what}: {:?}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{what}: {:?}", o.stderr);
+    assert_eq!(o.stdout, "", "{what}");
+    o.stderr.trim_end().to_string()
+}
+
+/// `program ARGS` in `dir`, stdout a pipe (as [`cmd`] sets it up).
+pub fn run(program: &str, dir: &Path, args: &[&str]) -> Out {
+    finish(cmd(program, dir, args).output().unwrap())
+}
+
+/// The program's stdout, after checking it exited 0 with nothing on stderr.
+pub fn ok(o: Out) -> String {
+    assert_ok_quiet(&o);
+    o.stdout
 }

@@ -1,0 +1,49 @@
+//! `memray-summary` (`memray summary`): the functions that hold the most memory in a view, as a
+//! terminal table. [`args`] is the command line, [`report`] draws the table of
+//! `memray_analysis::functions`; this module sizes it to the terminal.
+
+pub mod args;
+pub mod report;
+
+use std::process::ExitCode;
+
+use memray_analysis::functions::by_function;
+
+use crate::common::cli;
+use crate::common::output::stdout_is_terminal;
+use crate::common::view::load_view;
+pub use args::Args;
+
+/// The program: exit status 0, or 1 with one line on stderr.
+pub fn main(args: Args) -> ExitCode {
+    cli::run("memray-summary", || {
+        let (a, groups) = load_view(&args.results, &args.view, true)?;
+        // Like Memray: groups in order until 95% of the view's memory is covered.
+        let rows = by_function(&a, &groups, 0.95);
+        let tty = stdout_is_terminal();
+        let (width, lines) = terminal_size();
+        let max_rows = args
+            .max_rows
+            .unwrap_or_else(|| lines.saturating_sub(5).max(10));
+        let table = report::render(
+            &rows,
+            usize::from(args.sort_column),
+            max_rows,
+            tty,
+            if tty { width } else { Some(160) },
+        );
+        println!("{table}");
+        Ok(())
+    })
+}
+
+/// (columns, lines) of the terminal on stdout, if it is one.
+fn terminal_size() -> (Option<u16>, usize) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills a winsize.
+    if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
+        (Some(ws.ws_col), usize::from(ws.ws_row))
+    } else {
+        (None, 24)
+    }
+}
