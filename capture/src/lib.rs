@@ -3,6 +3,7 @@
 //! allocators) and starts the RSS sampler; stopping undoes all of it and writes the footer.
 
 mod dlopen_path;
+mod exports;
 mod got;
 mod hooks;
 mod journal;
@@ -335,6 +336,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;
+    exports::register(m)?;
     Ok(())
 }
 

@@ -5,30 +5,39 @@ import os
 import sys
 
 from memray import _memray, _thread_names
-from memray._destinations import Destination, FileDestination, SocketDestination
+from memray._destination import Destination, FileDestination, SocketDestination
 
-ALL_ALLOCATIONS = 0
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import Any, Callable, List, Literal, Optional, Tuple, Type, Union
+
+    from memray._destination import PathLike
+    from memray._enums import FileFormat
+
+# FileFormat.ALL_ALLOCATIONS (an IntEnum, equal to 0), without importing enum to start tracking.
+ALL_ALLOCATIONS: "FileFormat" = 0  # type: ignore[assignment]
 
 _fork_hook_registered = False
 _exit_hook_registered = False
-_active_tracker = None
+_active_tracker: "Optional[Tracker]" = None
 
 
-def _stop_at_exit():
+def _stop_at_exit() -> None:
     """A Tracker still active when the interpreter exits is stopped, so its capture is whole."""
     tracker = _active_tracker
     if tracker is not None:
         tracker.__exit__(None, None, None)
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     global _active_tracker
     path = _memray.follow_fork_in_child()
     if path is None:
         _active_tracker = None
 
 
-def _python_paths():
+def _python_paths() -> "Tuple[str, List[str], List[str]]":
     import site
     import sysconfig
 
@@ -42,23 +51,35 @@ def _python_paths():
     return stdlib, site_packages, sys_path
 
 
-class Tracker:
-    """Context manager that tracks every allocation into a capture.
+def start_thread_trace(frame: "FrameType", event: str, arg: "Any") -> "Callable[..., Any]":
+    """Memray's profile function for new threads (``threading.setprofile``). This tracker
+    reads every thread's frames directly, so there is nothing to install: it returns itself
+    and changes nothing."""
+    return start_thread_trace
 
-    Exactly one of ``file_name`` and ``destination`` must be given.
+
+class Tracker:
+    """Context manager that tracks every allocation of the process into a capture.
+
+    Exactly one of ``file_name`` and ``destination`` must be given. ``native_traces`` records
+    native stacks too; ``trace_python_allocators`` records every allocation of Python's own
+    allocators; ``follow_fork`` keeps tracking in forked children (each into its own file);
+    ``memory_interval_ms`` is how often the resident set size is sampled; ``file_format``
+    chooses between every event (``FileFormat.ALL_ALLOCATIONS``) and totals per location
+    (``FileFormat.AGGREGATED_ALLOCATIONS``).
     """
 
     def __init__(
         self,
-        file_name=None,
+        file_name: "Optional[PathLike]" = None,
         *,
-        destination: Destination = None,
+        destination: "Optional[Destination]" = None,
         native_traces: bool = False,
         memory_interval_ms: int = 10,
         follow_fork: bool = False,
         trace_python_allocators: bool = False,
-        file_format=ALL_ALLOCATIONS,
-    ):
+        file_format: "FileFormat" = ALL_ALLOCATIONS,
+    ) -> None:
         if (file_name is None) == (destination is None):
             raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
         if file_name is not None:
@@ -72,7 +93,7 @@ class Tracker:
             raise RuntimeError("AGGREGATED_ALLOCATIONS requires an output file")
         if memory_interval_ms <= 0:
             raise ValueError("memory_interval_ms must be positive")
-        self.destination = destination
+        self.destination: "Union[FileDestination, SocketDestination]" = destination
         self.native_traces = native_traces
         self.memory_interval_ms = memory_interval_ms
         self.follow_fork = follow_fork
@@ -82,9 +103,9 @@ class Tracker:
 
             file_format = FileFormat(file_format)
         self.file_format = file_format
-        self._main_tid = None
+        self._main_tid: "Optional[int]" = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Tracker":
         global _fork_hook_registered, _exit_hook_registered, _active_tracker
         if _memray.is_tracking():
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
@@ -92,6 +113,7 @@ class Tracker:
         # location in this process and writes only those (a small file).
         aggregate = self.file_format != ALL_ALLOCATIONS
         dest = self.destination
+        socket: "Optional[Tuple[str, int]]"
         if isinstance(dest, SocketDestination):
             # Live mode: waits for one client on address:port, then streams to it.
             socket = (dest.address, int(dest.server_port))
@@ -135,7 +157,12 @@ class Tracker:
         _active_tracker = self
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(
+        self,
+        exc_type: "Optional[Type[BaseException]]",
+        exc_value: "Optional[BaseException]",
+        traceback: "Optional[TracebackType]",
+    ) -> "Literal[False]":
         global _active_tracker
         _thread_names.uninstall()
         _active_tracker = None
