@@ -51,7 +51,11 @@ USER_PROGRAM = """
         with Tracker(str(path) + ".2", file_format=FileFormat.AGGREGATED_ALLOCATIONS):
             pass
         del data
-        return (tracker,)
+        if sys.version_info >= (3, 13, 3):
+            with Tracker(str(path) + ".3", track_object_lifetimes=True) as tracker:
+                pass
+            return tracker.get_surviving_objects()
+        return ()
 
 
     def biggest(path: Path) -> Optional[Tuple[str, str, int]]:
@@ -126,7 +130,7 @@ MISUSES = """
         record.no_such_attribute
     size_fmt("many")
     Tracker("x.bin", native_traces="yes")
-    Tracker("x.bin").__enter__().no_such_method()
+    Tracker("x.bin").get_surviving_objects().append(1)
     memray.NoSuchName
 """
 
@@ -155,7 +159,7 @@ def test_misuses_of_the_api_are_type_errors(tmp_path):
         '"AllocationRecord" has no attribute "no_such_attribute"',
         'Argument 1 to "size_fmt" has incompatible type "str"',
         'Argument "native_traces" to "Tracker" has incompatible type "str"',
-        '"Tracker" has no attribute "no_such_method"',
+        '"tuple[object, ...]" has no attribute "append"',
         'Module has no attribute "NoSuchName"',
     ]
     for error, fragment in zip(errors, expected):

@@ -10,6 +10,7 @@ mod journal;
 mod live_reader;
 mod lock;
 mod native;
+mod object_lifetimes;
 mod pymalloc;
 mod quiet_thread;
 mod reader;
@@ -336,6 +337,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;
+    object_lifetimes::register(m)?;
     exports::register(m)?;
     Ok(())
 }

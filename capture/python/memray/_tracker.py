@@ -34,6 +34,8 @@ def _after_fork_in_child() -> None:
     global _active_tracker
     path = _memray.follow_fork_in_child()
     if path is None:
+        if _active_tracker is not None and _active_tracker.track_object_lifetimes:
+            _memray.stop_object_lifetimes()
         _active_tracker = None
 
 
@@ -66,7 +68,8 @@ class Tracker:
     allocators; ``follow_fork`` keeps tracking in forked children (each into its own file);
     ``memory_interval_ms`` is how often the resident set size is sampled; ``file_format``
     chooses between every event (``FileFormat.ALL_ALLOCATIONS``) and totals per location
-    (``FileFormat.AGGREGATED_ALLOCATIONS``).
+    (``FileFormat.AGGREGATED_ALLOCATIONS``); ``track_object_lifetimes`` (CPython 3.13.3 and
+    later) remembers the objects created while tracking, for ``get_surviving_objects``.
     """
 
     def __init__(
@@ -78,10 +81,16 @@ class Tracker:
         memory_interval_ms: int = 10,
         follow_fork: bool = False,
         trace_python_allocators: bool = False,
+        track_object_lifetimes: bool = False,
         file_format: "FileFormat" = ALL_ALLOCATIONS,
     ) -> None:
         if (file_name is None) == (destination is None):
             raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
+        if track_object_lifetimes and sys.version_info < (3, 13, 3):
+            raise RuntimeError(
+                "Python object reference tracking requires Python 3.13.3 or later. "
+                "Current version: {}.{}.{}".format(*sys.version_info[:3])
+            )
         if file_name is not None:
             destination = FileDestination(path=file_name)
         if not isinstance(destination, (FileDestination, SocketDestination)):
@@ -98,12 +107,15 @@ class Tracker:
         self.memory_interval_ms = memory_interval_ms
         self.follow_fork = follow_fork
         self.trace_python_allocators = trace_python_allocators
+        self.track_object_lifetimes = track_object_lifetimes
         if file_format != ALL_ALLOCATIONS:
             from memray._enums import FileFormat
 
             file_format = FileFormat(file_format)
         self.file_format = file_format
         self._main_tid: "Optional[int]" = None
+        self._surviving_objects: "Optional[Tuple[object, ...]]" = None
+        self._surviving_error: "Optional[str]" = None
 
     def __enter__(self) -> "Tracker":
         global _fork_hook_registered, _exit_hook_registered, _active_tracker
@@ -125,6 +137,7 @@ class Tracker:
         # Frames above the caller of __enter__ belong to whoever started tracking; reports
         # hide them on the main thread (Memray's rule). The count includes this frame.
         skipped = max(_memray.python_depth() - 2, 0)
+        self._surviving_objects = self._surviving_error = None
         _thread_names.install()
         try:
             self._main_tid = _memray.start_tracking(
@@ -155,6 +168,13 @@ class Tracker:
             atexit.register(_stop_at_exit)
             _exit_hook_registered = True
         _active_tracker = self
+        if self.track_object_lifetimes:
+            # Last, so that the objects made to start tracking are not among the survivors.
+            try:
+                _memray.start_object_lifetimes()
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def __exit__(
@@ -164,7 +184,31 @@ class Tracker:
         traceback: "Optional[TracebackType]",
     ) -> "Literal[False]":
         global _active_tracker
+        if self.track_object_lifetimes and _active_tracker is self:
+            # First, for the same reason.
+            try:
+                self._surviving_objects = tuple(_memray.surviving_objects())
+            except RuntimeError as e:
+                self._surviving_error = str(e)
         _thread_names.uninstall()
         _active_tracker = None
         _memray.stop_tracking()
         return False
+
+    def get_surviving_objects(self) -> "Tuple[object, ...]":
+        """The objects created while this tracker was active that were still alive when it
+        stopped (``track_object_lifetimes=True`` only).
+
+        Raises ``RuntimeError`` when the tracker was not asked to track object lifetimes, has
+        not finished tracking yet, or could not know the survivors.
+        """
+        if not self.track_object_lifetimes:
+            raise RuntimeError(
+                "track_object_lifetimes=True was not provided at Tracker construction"
+            )
+        if self._surviving_objects is None:
+            reason = "Tracking was never started or has not finished yet or failed."
+            if self._surviving_error is not None:
+                reason = f"{reason} ({self._surviving_error})"
+            raise RuntimeError(reason)
+        return self._surviving_objects
