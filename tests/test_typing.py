@@ -42,6 +42,9 @@ USER_PROGRAM = """
     from memray._errors import MemrayCommandError, MemrayError
     from memray._memray import PythonAllocatorType, compute_statistics, set_log_level, size_fmt
     from memray._stats import Stats
+    from memray.reporters import BaseReporter
+    from memray.reporters.flamegraph import FlameGraphReporter
+    from memray.reporters.table import TableReporter
 
 
     def capture(path: Path) -> Tuple[object, ...]:
@@ -110,6 +113,26 @@ USER_PROGRAM = """
             return e.exit_code
         except MemrayError:
             return 1
+
+
+    def report(path: Path, leaks: bool) -> None:
+        with FileReader(path) as reader:
+            records = (
+                reader.get_leaked_allocation_records(merge_threads=False)
+                if leaks
+                else reader.get_high_watermark_allocation_records()
+            )
+            reporter: BaseReporter = FlameGraphReporter.from_snapshot(
+                records,
+                memory_records=reader.get_memory_snapshots(),
+                native_traces=reader.metadata.has_native_traces,
+            )
+            if not leaks:
+                reporter = TableReporter.from_snapshot(
+                    records, memory_records=[], native_traces=False
+                )
+            with open(str(path) + ".html", "w") as f:
+                reporter.render(f, reader.metadata, leaks, True, False)
 
 
     def misc() -> None:

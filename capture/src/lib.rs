@@ -14,6 +14,7 @@ mod object_lifetimes;
 mod pymalloc;
 mod quiet_thread;
 mod reader;
+mod record_capture;
 mod sampler;
 mod seam;
 mod tracker;
@@ -338,6 +339,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;
     object_lifetimes::register(m)?;
+    record_capture::register(m)?;
     exports::register(m)?;
     Ok(())
 }

@@ -74,6 +74,16 @@ def start_object_lifetimes() -> None: ...
 def stop_object_lifetimes() -> None: ...
 def surviving_objects() -> List[object]: ...
 
+# Captures made of records (memray.reporters).
+
+def write_records_capture(
+    path: str,
+    run: Dict[str, Any],
+    records: List[Tuple[int, int, int, int, List[_Frame]]],
+    threads: List[Tuple[int, str]],
+    snapshots: List[Tuple[int, int, int]],
+) -> None: ...
+
 # Readers.
 
 class CaptureReader:
