@@ -33,7 +33,8 @@ $(VPY):
 
 # Python packages the build and the tests need, installed only when missing (gprof2dot,
 # jsonschema and protobuf read `memray transform`'s output in tests/test_transform.py; numpy's
-# native frames are checked in tests/test_native.py).
+# native frames are checked in tests/test_native.py; mypy checks the package's types in
+# tests/test_typing.py).
 venv: $(VPY)
 	@$(VPY) -c "import maturin, pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
@@ -46,6 +47,8 @@ venv: $(VPY)
 		$(VPY) -m pip install --quiet --disable-pip-version-check "selenium>=4.10"
 	@$(VPY) -c "import numpy" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check numpy
+	@$(VPY) -c "import mypy" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "mypy>=1.5"
 
 # npm packages the tests use, installed only when missing into tests/.node: speedscope (its
 # file-format JSON schema) and pprof-format (a second, independent pprof decoder).

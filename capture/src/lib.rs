@@ -3,15 +3,18 @@
 //! allocators) and starts the RSS sampler; stopping undoes all of it and writes the footer.
 
 mod dlopen_path;
+mod exports;
 mod got;
 mod hooks;
 mod journal;
 mod live_reader;
 mod lock;
 mod native;
+mod object_lifetimes;
 mod pymalloc;
 mod quiet_thread;
 mod reader;
+mod record_capture;
 mod sampler;
 mod seam;
 mod tracker;
@@ -335,6 +338,9 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;
+    object_lifetimes::register(m)?;
+    record_capture::register(m)?;
+    exports::register(m)?;
     Ok(())
 }
 

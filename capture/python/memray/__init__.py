@@ -26,9 +26,10 @@ if not (_SUPPORTED_PYTHONS[0] <= _sys.version_info[:2] <= _SUPPORTED_PYTHONS[1])
 
 _LAZY = {
     "Tracker": "memray._tracker",
-    "Destination": "memray._destinations",
-    "FileDestination": "memray._destinations",
-    "SocketDestination": "memray._destinations",
+    "start_thread_trace": "memray._tracker",
+    "Destination": "memray._destination",
+    "FileDestination": "memray._destination",
+    "SocketDestination": "memray._destination",
     "AllocatorType": "memray._enums",
     "FileFormat": "memray._enums",
     "PythonAllocatorType": "memray._enums",
@@ -44,19 +45,43 @@ _LAZY = {
     "load_ipython_extension": "memray._ipython",
 }
 
-__all__ = sorted(_LAZY)
+# For type checkers (a name mypy reads as always true, without importing typing here).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from memray._destination import Destination as Destination
+    from memray._destination import FileDestination as FileDestination
+    from memray._destination import SocketDestination as SocketDestination
+    from memray._enums import AllocatorType as AllocatorType
+    from memray._enums import FileFormat as FileFormat
+    from memray._enums import PythonAllocatorType as PythonAllocatorType
+    from memray._ipython import load_ipython_extension as load_ipython_extension
+    from memray._metadata import Metadata as Metadata
+    from memray._reader import AllocationRecord as AllocationRecord
+    from memray._reader import FileReader as FileReader
+    from memray._reader import MemorySnapshot as MemorySnapshot
+    from memray._reader import compute_statistics as compute_statistics
+    from memray._reader import dump_all_records as dump_all_records
+    from memray._reader import set_log_level as set_log_level
+    from memray._reader import size_fmt as size_fmt
+    from memray._socket_reader import SocketReader as SocketReader
+    from memray._tracker import Tracker as Tracker
+    from memray._tracker import start_thread_trace as start_thread_trace
+
+__all__ = ["__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memray' has no attribute {name!r}")
-    import importlib
+if not TYPE_CHECKING:  # type checkers see the imports above instead
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'memray' has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
-def __dir__():
+def __dir__() -> "list[str]":
     return sorted(set(globals()) | set(_LAZY))

@@ -2,12 +2,18 @@
 ``memray-capture run``), found beside this interpreter or on PATH, with this interpreter as the
 one to profile with."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple, Union
 
-def _find(program):
+
+def _find(program: str) -> Optional[str]:
     here = os.path.dirname(sys.executable)
     candidate = os.path.join(here, program)
     if os.access(candidate, os.X_OK):
@@ -15,7 +21,7 @@ def _find(program):
     return shutil.which(program)
 
 
-def _resolve(argv):
+def _resolve(argv: List[str]) -> Union[int, Tuple[str, str, List[str]]]:
     """(program path, program name, its arguments) for ``memray ARGV``, or the exit status when
     there is nothing to run."""
     if not argv:
@@ -39,7 +45,7 @@ def _resolve(argv):
     return path, program, rest
 
 
-def _program_env():
+def _program_env() -> Dict[str, str]:
     """The environment a program runs in: Memray's spellings, and this interpreter to profile
     with. Flushes this process's output first, so the program's comes after it."""
     sys.stdout.flush()
@@ -47,7 +53,7 @@ def _program_env():
     return dict(os.environ, MEMRAY_COMPAT="1", MEMRAY_PYTHON=sys.executable)
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     resolved = _resolve(list(sys.argv[1:] if argv is None else argv))
     if isinstance(resolved, int):
         return resolved

@@ -4,6 +4,8 @@ import enum
 
 
 class AllocatorType(enum.IntEnum):
+    """The function that made (or undid) an allocation."""
+
     PYMALLOC_FREE = 1
     PYMALLOC_MALLOC = 2
     PYMALLOC_CALLOC = 3
@@ -22,14 +24,18 @@ class AllocatorType(enum.IntEnum):
 
 
 class FileFormat(enum.IntEnum):
+    """What a capture file holds: every event, or totals per location."""
+
     ALL_ALLOCATIONS = 0
     AGGREGATED_ALLOCATIONS = 1
 
 
 class PythonAllocatorType(enum.IntEnum):
-    PYMALLOC = 1
-    PYMALLOC_DEBUG = 2
-    MALLOC = 3
-    OTHER = 4
-    MIMALLOC = 5
-    MIMALLOC_DEBUG = 6
+    """The allocator the interpreter uses for Python objects (Memray's names and values)."""
+
+    PYTHON_ALLOCATOR_PYMALLOC = 1
+    PYTHON_ALLOCATOR_PYMALLOC_DEBUG = 2
+    PYTHON_ALLOCATOR_MALLOC = 3
+    PYTHON_ALLOCATOR_OTHER = 4
+    PYTHON_ALLOCATOR_MIMALLOC = 5
+    PYTHON_ALLOCATOR_MIMALLOC_DEBUG = 6

@@ -26,9 +26,18 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, Iterable, List, Optional, Tuple
+from typing import Union
 
 import pytest
+
+if TYPE_CHECKING:
+    from memray._metadata import Metadata
+    from memray._reader import AllocationRecord
+    from memray._tracker import Tracker
+
+#: What a hook wrapper yields to and gets back from pytest.
+_HookWrapper = Generator[None, Any, None]
 
 N_TOP_ALLOCS = 5
 N_HISTOGRAM_BINS = 5
@@ -38,7 +47,7 @@ MAX_SECTION_ALLOCATIONS = 10
 MAX_NAME_BYTES = 255 - (len(".metadata") - len(".bin"))
 
 
-def _standing_aside(pluginmanager) -> bool:
+def _standing_aside(pluginmanager: pytest.PytestPluginManager) -> bool:
     """True when pytest-memray is installed (it provides the plugin) or memray plugins are
     disabled with ``-p no:memray``."""
     if pluginmanager.is_blocked("memray"):
@@ -115,7 +124,7 @@ _INI = {
 }
 
 
-def _setting(config, name: str):
+def _setting(config: pytest.Config, name: str) -> Any:
     value = config.getoption(name, None)
     if value is not None:
         return value
@@ -131,7 +140,7 @@ def _setting(config, name: str):
     return int(raw)
 
 
-def pytest_addoption(parser, pluginmanager):
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     if _standing_aside(pluginmanager):
         return
     group = parser.getgroup("memray")
@@ -198,7 +207,7 @@ class Stack:
     frames: Tuple[StackFrame, ...]
 
 
-def _allocation_lines(records, hybrid: bool, num_stacks: int) -> str:
+def _allocation_lines(records: Iterable[AllocationRecord], hybrid: bool, num_stacks: int) -> str:
     lines = []
     for record in records:
         stack = record.hybrid_stack_trace() if hybrid else record.stack_trace()
@@ -216,7 +225,7 @@ def _allocation_lines(records, hybrid: bool, num_stacks: int) -> str:
 @dataclass
 class MemoryLimitExceeded:
     limit: float
-    allocations: list
+    allocations: List[AllocationRecord]
     num_stacks: int
     hybrid: bool
     total: int
@@ -227,7 +236,7 @@ class MemoryLimitExceeded:
         return f"Test was limited to {sizeof_fmt(self.limit)} but allocated {sizeof_fmt(self.total)}"
 
     @property
-    def section(self):
+    def section(self) -> Optional[Tuple[str, str]]:
         if self.verbosity < 0:
             return None
         shown = self.allocations
@@ -251,14 +260,14 @@ class MemoryIncreased:
                 f"but now uses {sizeof_fmt(self.current)}")
 
     @property
-    def section(self):
+    def section(self) -> Optional[Tuple[str, str]]:
         return ("memray-max-memory", "Test uses more memory than previous run")
 
 
 @dataclass
 class LeakLimitExceeded:
     limit: float
-    allocations: list
+    allocations: List[AllocationRecord]
     num_stacks: int
 
     @property
@@ -267,12 +276,16 @@ class LeakLimitExceeded:
                 "but at least one location leaked more")
 
     @property
-    def section(self):
+    def section(self) -> Optional[Tuple[str, str]]:
         body = _allocation_lines(self.allocations, True, self.num_stacks)
         return ("memray-leaked-memory", "List of leaked allocations:\n" + body)
 
 
-def _records(result_file, leaks: bool, current_thread_only: bool):
+#: Why a marker failed its test.
+_Failure = Union[MemoryLimitExceeded, MemoryIncreased, LeakLimitExceeded]
+
+
+def _records(result_file: Path, leaks: bool, current_thread_only: bool) -> List[AllocationRecord]:
     from memray import FileReader
 
     with FileReader(result_file) as reader:
@@ -284,12 +297,12 @@ def _records(result_file, leaks: bool, current_thread_only: bool):
 
 
 def limit_memory(limit: str, *, current_thread_only: bool = False, _result_file: Path,
-                 _config, _test_id: str):
+                 _config: pytest.Config, _test_id: str) -> Optional[_Failure]:
     """Fail the test if its peak memory reaches the limit (e.g. ``"24 MB"``)."""
     allocations = _records(_result_file, False, current_thread_only)
     limit_bytes = parse_memory_string(limit)
     total = sum(r.size for r in allocations)
-    cache = getattr(_config, "cache", None)
+    cache: Optional[pytest.Cache] = getattr(_config, "cache", None)
     if cache is not None:
         key = f"memray/{_test_id}"
         entry = cache.get(key, {})
@@ -311,8 +324,8 @@ def limit_memory(limit: str, *, current_thread_only: bool = False, _result_file:
 
 
 def limit_leaks(location_limit: str, *, filter_fn: Optional[Callable[[Stack], bool]] = None,
-                current_thread_only: bool = False, _result_file: Path, _config,
-                _test_id: str):
+                current_thread_only: bool = False, _result_file: Path, _config: pytest.Config,
+                _test_id: str) -> Optional[_Failure]:
     """Fail the test if memory allocated at one place and still alive at its end reaches the
     limit. ``filter_fn(stack)`` returning False ignores the allocations of that stack."""
     limit_bytes = parse_memory_string(location_limit)
@@ -331,12 +344,14 @@ def limit_leaks(location_limit: str, *, filter_fn: Optional[Callable[[Stack], bo
                              num_stacks=max(_setting(_config, "stacks"), 5))
 
 
-def limit_leaked_objects(*, filter_fn=None, _result_file: Path, _config, _test_id: str):
+def limit_leaked_objects(*, filter_fn: Optional[Callable[[object], bool]] = None,
+                         _result_file: Path, _config: pytest.Config,
+                         _test_id: str) -> Optional[_Failure]:
     """Fail the test if objects created during it survive it (needs Python 3.13.3+)."""
     return None
 
 
-MARKERS = {
+MARKERS: Dict[str, Callable[..., Optional[_Failure]]] = {
     "limit_memory": limit_memory,
     "limit_leaks": limit_leaks,
     "limit_leaked_objects": limit_leaked_objects,
@@ -368,7 +383,7 @@ def cli_hist(data: Iterable[float], bins: int) -> str:
 @dataclass
 class Result:
     test_id: str
-    metadata: Any
+    metadata: Metadata
     result_file: Path
 
 
@@ -390,10 +405,10 @@ class Manager:
     pytest-xdist controller learns what its workers ran (they get the directory from it).
     """
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.results: dict = {}
-        self._tmp_dir: Optional[TemporaryDirectory] = None
+        self.results: Dict[str, Result] = {}
+        self._tmp_dir: Optional[TemporaryDirectory[str]] = None
         worker = getattr(config, "workerinput", None)
         if worker is not None and "memray_result_path" in worker:
             self.result_path = Path(worker["memray_result_path"])
@@ -411,7 +426,7 @@ class Manager:
         self.metadata_path.mkdir(parents=True, exist_ok=True)
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node):
+    def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist: a worker writes where the controller reads."""
         node.workerinput["memray_result_path"] = str(self.result_path)
         node.workerinput["memray_bin_prefix"] = self.bin_prefix
@@ -419,7 +434,7 @@ class Manager:
 
     # -- running the tests under the tracker ------------------------------------------------
 
-    def _dump_path(self, item) -> Path:
+    def _dump_path(self, item: pytest.Item) -> Path:
         if not self.named:
             return self.result_path / f"{uuid.uuid4().hex}.bin"
         node = item.nodeid.replace("::", "-").replace(os.sep, "-")
@@ -428,7 +443,7 @@ class Manager:
             path.unlink()
         return path
 
-    def _record_result(self, item, path: Path) -> None:
+    def _record_result(self, item: pytest.Item, path: Path) -> None:
         from memray import FileReader
 
         try:
@@ -442,7 +457,7 @@ class Manager:
         self.results[item.nodeid] = result
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_pyfunc_call(self, pyfuncitem):
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> _HookWrapper:
         func = pyfuncitem.obj
         marks = {m.name for m in pyfuncitem.iter_markers() if m.name in MARKERS}
         if not marks and not _setting(self.config, "memray"):
@@ -455,14 +470,14 @@ class Manager:
         if "limit_leaks" in marks:
             native = python_allocators = True
 
-        def prepare():
+        def prepare() -> Tuple[Path, Tracker]:
             # Restore the test function, so that plugins calling this hook again (flaky) do
             # not wrap the wrapper.
             pyfuncitem.obj = func
             path = self._dump_path(pyfuncitem)
             return path, _tracker(path, native, python_allocators)
 
-        def fallback(path, exc):
+        def fallback(path: Path, exc: BaseException) -> Tracker:
             # Native stacks where the tracker cannot record them yet: profile without.
             if not native:
                 raise exc
@@ -470,9 +485,10 @@ class Manager:
 
         # The wrappers enter the Tracker themselves: reports hide the frames above the one
         # that started tracking, so stacks end at the wrapper, as with pytest-memray.
+        wrapped: Callable[..., Any]
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)
-            async def wrapper(*args, **kwargs):
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 path, tracker = prepare()
                 try:
                     tracker.__enter__()
@@ -487,9 +503,11 @@ class Manager:
                 tracker.__exit__(None, None, None)
                 self._record_result(pyfuncitem, path)
                 return value
+
+            wrapped = async_wrapper
         else:
             @functools.wraps(func)
-            def wrapper(*args, **kwargs):
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
                 path, tracker = prepare()
                 try:
                     tracker.__enter__()
@@ -505,11 +523,14 @@ class Manager:
                 self._record_result(pyfuncitem, path)
                 return value
 
-        pyfuncitem.obj = wrapper
+            wrapped = wrapper
+
+        pyfuncitem.obj = wrapped
         yield
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item, call):
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> _HookWrapper:
         outcome = yield
         if call.when != "call":
             return
@@ -531,13 +552,14 @@ class Manager:
                 outcome.force_result(report)
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
-    def pytest_report_teststatus(self, report):
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> _HookWrapper:
         outcome = yield
         if report.when == "call" and report.outcome == "failed":
             if any("memray" in name for name, _ in report.sections):
                 outcome.force_result(("failed", "M", "MEMORY PROBLEMS"))
 
-    def pytest_collection_modifyitems(self, config, items):
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: List[pytest.Item]) -> None:
         if sys.version_info >= (3, 13, 3):
             return
         for item in items:
@@ -549,7 +571,7 @@ class Manager:
 
     # -- the summary ------------------------------------------------------------------------
 
-    def pytest_terminal_summary(self, terminalreporter):
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if _setting(self.config, "hide_memray_summary") or not _setting(self.config, "memray"):
             return
         if hasattr(self.config, "workerinput"):
@@ -579,7 +601,8 @@ class Manager:
                   f"with prefix {self.bin_prefix}")
 
     @staticmethod
-    def _write_test(write, test_id, metadata, records) -> None:
+    def _write_test(write: Callable[[str], None], test_id: str, metadata: Metadata,
+                    records: List[AllocationRecord]) -> None:
         write(f"Allocation results for {test_id} at the high watermark")
         write("")
         write(f"\t 📦 Total memory allocated: {sizeof_fmt(metadata.peak_memory)}")
@@ -599,20 +622,20 @@ class Manager:
         write("\n")
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_unconfigure(self, config):
+    def pytest_unconfigure(self, config: pytest.Config) -> _HookWrapper:
         yield
         if self._tmp_dir is not None:
             self._tmp_dir.cleanup()
 
 
-def _tracker(path: Path, native: bool, python_allocators: bool):
+def _tracker(path: Path, native: bool, python_allocators: bool) -> Tracker:
     from memray import FileFormat, Tracker
 
     return Tracker(path, native_traces=native, trace_python_allocators=python_allocators,
                    file_format=FileFormat.ALL_ALLOCATIONS)
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     if _standing_aside(config.pluginmanager):
         return
     config.pluginmanager.register(Manager(config), "memray_manager")

@@ -8,7 +8,7 @@ Python frame of its allocations is the method called (``valloc``, ``malloc``, ..
 
 import enum
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from memray._test_utils import MemoryAllocator as _MemoryAllocator
 from memray._test_utils import MmapAllocator
@@ -74,7 +74,7 @@ class PrimeCaches:
     """Runs the ``with`` block under a no-op profile function (warms interpreter caches)."""
 
     def __init__(self, *args: object) -> None:
-        self.old_profile = None
+        self.old_profile: Any = None
 
     def __enter__(self) -> "PrimeCaches":
         self.old_profile = sys.getprofile()

@@ -5,30 +5,41 @@ import os
 import sys
 
 from memray import _memray, _thread_names
-from memray._destinations import Destination, FileDestination, SocketDestination
+from memray._destination import Destination, FileDestination, SocketDestination
 
-ALL_ALLOCATIONS = 0
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import Any, Callable, List, Literal, Optional, Tuple, Type, Union
+
+    from memray._destination import PathLike
+    from memray._enums import FileFormat
+
+# FileFormat.ALL_ALLOCATIONS (an IntEnum, equal to 0), without importing enum to start tracking.
+ALL_ALLOCATIONS: "FileFormat" = 0  # type: ignore[assignment]
 
 _fork_hook_registered = False
 _exit_hook_registered = False
-_active_tracker = None
+_active_tracker: "Optional[Tracker]" = None
 
 
-def _stop_at_exit():
+def _stop_at_exit() -> None:
     """A Tracker still active when the interpreter exits is stopped, so its capture is whole."""
     tracker = _active_tracker
     if tracker is not None:
         tracker.__exit__(None, None, None)
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     global _active_tracker
     path = _memray.follow_fork_in_child()
     if path is None:
+        if _active_tracker is not None and _active_tracker.track_object_lifetimes:
+            _memray.stop_object_lifetimes()
         _active_tracker = None
 
 
-def _python_paths():
+def _python_paths() -> "Tuple[str, List[str], List[str]]":
     import site
     import sysconfig
 
@@ -42,25 +53,44 @@ def _python_paths():
     return stdlib, site_packages, sys_path
 
 
-class Tracker:
-    """Context manager that tracks every allocation into a capture.
+def start_thread_trace(frame: "FrameType", event: str, arg: "Any") -> "Callable[..., Any]":
+    """Memray's profile function for new threads (``threading.setprofile``). This tracker
+    reads every thread's frames directly, so there is nothing to install: it returns itself
+    and changes nothing."""
+    return start_thread_trace
 
-    Exactly one of ``file_name`` and ``destination`` must be given.
+
+class Tracker:
+    """Context manager that tracks every allocation of the process into a capture.
+
+    Exactly one of ``file_name`` and ``destination`` must be given. ``native_traces`` records
+    native stacks too; ``trace_python_allocators`` records every allocation of Python's own
+    allocators; ``follow_fork`` keeps tracking in forked children (each into its own file);
+    ``memory_interval_ms`` is how often the resident set size is sampled; ``file_format``
+    chooses between every event (``FileFormat.ALL_ALLOCATIONS``) and totals per location
+    (``FileFormat.AGGREGATED_ALLOCATIONS``); ``track_object_lifetimes`` (CPython 3.13.3 and
+    later) remembers the objects created while tracking, for ``get_surviving_objects``.
     """
 
     def __init__(
         self,
-        file_name=None,
+        file_name: "Optional[PathLike]" = None,
         *,
-        destination: Destination = None,
+        destination: "Optional[Destination]" = None,
         native_traces: bool = False,
         memory_interval_ms: int = 10,
         follow_fork: bool = False,
         trace_python_allocators: bool = False,
-        file_format=ALL_ALLOCATIONS,
-    ):
+        track_object_lifetimes: bool = False,
+        file_format: "FileFormat" = ALL_ALLOCATIONS,
+    ) -> None:
         if (file_name is None) == (destination is None):
             raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
+        if track_object_lifetimes and sys.version_info < (3, 13, 3):
+            raise RuntimeError(
+                "Python object reference tracking requires Python 3.13.3 or later. "
+                "Current version: {}.{}.{}".format(*sys.version_info[:3])
+            )
         if file_name is not None:
             destination = FileDestination(path=file_name)
         if not isinstance(destination, (FileDestination, SocketDestination)):
@@ -72,19 +102,22 @@ class Tracker:
             raise RuntimeError("AGGREGATED_ALLOCATIONS requires an output file")
         if memory_interval_ms <= 0:
             raise ValueError("memory_interval_ms must be positive")
-        self.destination = destination
+        self.destination: "Union[FileDestination, SocketDestination]" = destination
         self.native_traces = native_traces
         self.memory_interval_ms = memory_interval_ms
         self.follow_fork = follow_fork
         self.trace_python_allocators = trace_python_allocators
+        self.track_object_lifetimes = track_object_lifetimes
         if file_format != ALL_ALLOCATIONS:
             from memray._enums import FileFormat
 
             file_format = FileFormat(file_format)
         self.file_format = file_format
-        self._main_tid = None
+        self._main_tid: "Optional[int]" = None
+        self._surviving_objects: "Optional[Tuple[object, ...]]" = None
+        self._surviving_error: "Optional[str]" = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Tracker":
         global _fork_hook_registered, _exit_hook_registered, _active_tracker
         if _memray.is_tracking():
             raise RuntimeError("No more than one Tracker instance can be active at the same time")
@@ -92,6 +125,7 @@ class Tracker:
         # location in this process and writes only those (a small file).
         aggregate = self.file_format != ALL_ALLOCATIONS
         dest = self.destination
+        socket: "Optional[Tuple[str, int]]"
         if isinstance(dest, SocketDestination):
             # Live mode: waits for one client on address:port, then streams to it.
             socket = (dest.address, int(dest.server_port))
@@ -103,6 +137,7 @@ class Tracker:
         # Frames above the caller of __enter__ belong to whoever started tracking; reports
         # hide them on the main thread (Memray's rule). The count includes this frame.
         skipped = max(_memray.python_depth() - 2, 0)
+        self._surviving_objects = self._surviving_error = None
         _thread_names.install()
         try:
             self._main_tid = _memray.start_tracking(
@@ -133,11 +168,47 @@ class Tracker:
             atexit.register(_stop_at_exit)
             _exit_hook_registered = True
         _active_tracker = self
+        if self.track_object_lifetimes:
+            # Last, so that the objects made to start tracking are not among the survivors.
+            try:
+                _memray.start_object_lifetimes()
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(
+        self,
+        exc_type: "Optional[Type[BaseException]]",
+        exc_value: "Optional[BaseException]",
+        traceback: "Optional[TracebackType]",
+    ) -> "Literal[False]":
         global _active_tracker
+        if self.track_object_lifetimes and _active_tracker is self:
+            # First, for the same reason.
+            try:
+                self._surviving_objects = tuple(_memray.surviving_objects())
+            except RuntimeError as e:
+                self._surviving_error = str(e)
         _thread_names.uninstall()
         _active_tracker = None
         _memray.stop_tracking()
         return False
+
+    def get_surviving_objects(self) -> "Tuple[object, ...]":
+        """The objects created while this tracker was active that were still alive when it
+        stopped (``track_object_lifetimes=True`` only).
+
+        Raises ``RuntimeError`` when the tracker was not asked to track object lifetimes, has
+        not finished tracking yet, or could not know the survivors.
+        """
+        if not self.track_object_lifetimes:
+            raise RuntimeError(
+                "track_object_lifetimes=True was not provided at Tracker construction"
+            )
+        if self._surviving_objects is None:
+            reason = "Tracking was never started or has not finished yet or failed."
+            if self._surviving_error is not None:
+                reason = f"{reason} ({self._surviving_error})"
+            raise RuntimeError(reason)
+        return self._surviving_objects

@@ -1,7 +1,12 @@
 """IPython/Jupyter support: ``%load_ext memray`` registers the ``%%memray_flamegraph`` magic."""
 
+from __future__ import annotations
 
-def load_ipython_extension(ipython):
+from typing import Any
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext memray``: registers the ``%%memray_flamegraph`` cell magic."""
     from memray._ipython.flamegraph import FlamegraphMagics
 
     ipython.register_magics(FlamegraphMagics)

@@ -5,12 +5,15 @@ The capture and the page go into ``memray-results/<random>/`` under the current 
 page stays there; the capture is removed once the page is made).
 """
 
+from __future__ import annotations
+
 import argparse
 import shlex
 import subprocess
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any, List, Optional
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -29,7 +32,7 @@ with __memray_Tracker(
 """
 
 
-def argument_parser():
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="%%memray_flamegraph")
     parser.add_argument("--native", action="store_true", default=False,
                         help="Track native (C/C++) stack frames as well")
@@ -64,14 +67,16 @@ def argument_parser():
     return parser
 
 
-def _program():
+def _program() -> Optional[str]:
     """The ``memray-flamegraph`` program, found as ``python -m memray`` finds programs."""
     from memray.__main__ import _find
 
     return _find("memray-flamegraph")
 
 
-def flamegraph_command(program, options, dump_file, output):
+def flamegraph_command(
+    program: str, options: argparse.Namespace, dump_file: Path, output: Path
+) -> List[str]:
     """The ``memray-flamegraph`` command line for the magic's options."""
     cmd = [program]
     if options.show_memory_leaks:
@@ -93,7 +98,7 @@ def flamegraph_command(program, options, dump_file, output):
 @magics_class
 class FlamegraphMagics(Magics):
     @cell_magic
-    def memray_flamegraph(self, line, cell):
+    def memray_flamegraph(self, line: str, cell: str) -> None:
         """Memory profile the code in the cell and display a flame graph."""
         if self.shell is None:
             raise UsageError("Cannot profile code when not in a shell")
@@ -117,7 +122,8 @@ class FlamegraphMagics(Magics):
             follow_fork=options.follow_fork,
             code=textwrap.indent(cell, "    "),
         )
-        self.shell.run_cell(code)
+        shell: Any = self.shell
+        shell.run_cell(code)
         if not dump_file.exists():
             return  # the Tracker could not start; IPython showed the error
 
@@ -137,9 +143,13 @@ class FlamegraphMagics(Magics):
             )
         dump_file.unlink()
         print(f"Results saved to {output}")
-        from IPython.display import IFrame, display
+        from IPython.display import IFrame
+        from IPython.display import display as _display
 
+        display: Any = _display
         display(IFrame(str(output), width="100%", height="600"))
 
 
-FlamegraphMagics.memray_flamegraph.__doc__ += "\n\n" + argument_parser().format_help()
+FlamegraphMagics.memray_flamegraph.__doc__ = (
+    f"{FlamegraphMagics.memray_flamegraph.__doc__}\n\n{argument_parser().format_help()}"
+)

@@ -3,8 +3,12 @@ for code that calls ``memray.commands.main([...])`` as Memray's own tests and to
 
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
-def main(args=None):
+
+def main(args: "Optional[List[str]]" = None) -> int:
     """Runs ``memray ARGS`` (``sys.argv[1:]`` when None) and returns its exit status. Unlike
     ``python -m memray``, which becomes the program, this returns to the caller: the command
     runs as a child process writing to this process's standard output and error."""
@@ -17,3 +21,6 @@ def main(args=None):
         return resolved
     path, program, rest = resolved
     return subprocess.call([program, *rest], executable=path, env=_program_env())
+
+
+__all__ = ["main"]

@@ -15,22 +15,48 @@ starting the program imports as little as possible.)"""
 import os
 import sys
 
-from memray._destinations import FileDestination, SocketDestination
-from memray._tracker import Tracker
+from memray._destination import Destination, FileDestination, SocketDestination
+from memray._tracker import ALL_ALLOCATIONS, Tracker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, TypedDict
+
+    from memray._enums import FileFormat
+
+    class _Spec(TypedDict):
+        force: bool
+        quiet: bool
+        native: bool
+        trace_python_allocators: bool
+        follow_fork: bool
+        no_compress: bool
+        aggregate: bool
+        live: bool
+        remote: bool
+        output: Optional[str]
+        mode: str
+        target: str
+        args: List[str]
+        argv: List[str]
 
 
 _ONLY_AST = 0x400  # ast.PyCF_ONLY_AST, without importing ast
 
 
 class _CommandError(Exception):
-    def __init__(self, message, exit_code=1):
+    """A reason to stop before running the program (memray._errors.MemrayCommandError's role,
+    without importing one more module to start the program)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def _validate_target(spec):
+def _validate_target(spec: "_Spec") -> None:
     if spec["mode"] == "module":
         return
+    source: "str | bytes"
     try:
         if spec["mode"] == "code":
             source = spec["target"]
@@ -44,9 +70,10 @@ def _validate_target(spec):
         raise _CommandError(str(e))
 
 
-def _output_name(spec):
-    if spec.get("output"):
-        return spec["output"]
+def _output_name(spec: "_Spec") -> str:
+    output = spec["output"]
+    if output:
+        return output
     script = "string" if spec["mode"] == "code" else spec["target"]
     name = f"memray-{os.path.basename(script)}.{os.getpid()}.bin"
     if spec["mode"] == "file":
@@ -54,16 +81,16 @@ def _output_name(spec):
     return name
 
 
-def _should_modify_sys_path():
+def _should_modify_sys_path() -> bool:
     return not sys.flags.isolated and not getattr(sys.flags, "safe_path", False)
 
 
-def _is_zip(path):
+def _is_zip(path: str) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == b"PK\x03\x04"
 
 
-def _run_script(path):
+def _run_script(path: str) -> None:
     """Runs a script file as ``python path`` does: in a fresh ``__main__`` module."""
     import types
     from importlib.machinery import SourceFileLoader
@@ -73,19 +100,29 @@ def _run_script(path):
     code = compile(source, path, "exec", dont_inherit=True)
     main = types.ModuleType("__main__")
     main.__file__ = path
-    main.__cached__ = None
     main.__loader__ = SourceFileLoader("__main__", path)
-    main.__builtins__ = __builtins__
+    main.__dict__["__cached__"] = None
+    main.__dict__["__builtins__"] = __builtins__
     sys.modules["__main__"] = main
     exec(code, main.__dict__)
 
 
-def _run_tracker(spec, filename, port=None):
+def _file_format(spec: "_Spec") -> "FileFormat":
+    if spec["aggregate"]:
+        from memray._enums import FileFormat
+
+        return FileFormat.AGGREGATED_ALLOCATIONS
+    return ALL_ALLOCATIONS
+
+
+def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]" = None) -> None:
     # The capture records the memray command line, as typed.
     sys.argv[:] = spec["argv"]
+    destination: "Destination"
     if port is not None:
         destination = SocketDestination(server_port=port, address="127.0.0.1")
     else:
+        assert filename is not None
         destination = FileDestination(
             filename, overwrite=spec["force"], compress_on_exit=not spec["no_compress"]
         )
@@ -95,7 +132,7 @@ def _run_tracker(spec, filename, port=None):
             native_traces=spec["native"],
             trace_python_allocators=spec["trace_python_allocators"],
             follow_fork=spec["follow_fork"],
-            file_format=1 if spec.get("aggregate") else 0,
+            file_format=_file_format(spec),
         )
         tracker_cm = tracker.__enter__()
     except OSError as e:
@@ -143,7 +180,7 @@ def _run_tracker(spec, filename, port=None):
         tracker_cm.__exit__(*sys.exc_info())
 
 
-def _parse(argv):
+def _parse(argv: "List[str]") -> "_Spec":
     flags, output, mode, target, *args = argv
     command_line = os.environ.pop("MEMRAY_COMMAND_LINE", "memray run")
     return {
@@ -164,7 +201,8 @@ def _parse(argv):
     }
 
 
-def _run_live(spec):
+def _run_live(spec: "_Spec") -> int:
+    assert spec["output"] is not None
     port = int(spec["output"])
     if spec["remote"] and not spec["quiet"]:
         print(
@@ -178,7 +216,7 @@ def _run_live(spec):
     return 0
 
 
-def main(argv):
+def main(argv: "List[str]") -> int:
     spec = _parse(argv)
     try:
         _validate_target(spec)
