@@ -1,7 +1,7 @@
 //! The JSON document behind a flame graph page: interned strings, the call tree in columns,
 //! memory samples, source lines, metadata, and (with `--temporal`) the values over time.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ pub struct Document {
     pub strings: Vec<String>,
     pub nodes: serde_json::Value,
     pub memory: Vec<(u64, u64, u64)>,
-    pub source: HashMap<String, String>,
+    pub source: BTreeMap<String, String>,
     pub temporal: Option<serde_json::Value>,
 }
 
@@ -118,7 +118,7 @@ pub fn build(
     let mut interner: Interner<u32> = Interner::new();
     let mut nodes = Nodes::default();
     let mut files: FxHashMap<String, Option<Vec<String>>> = FxHashMap::default();
-    let mut source = HashMap::new();
+    let mut source = BTreeMap::new();
     for n in &tree.nodes {
         nodes.fn_.push(interner.get(&n.function));
         nodes.file.push(interner.get(&n.filename));
@@ -133,7 +133,7 @@ pub fn build(
                 | (if n.import_system { FLAG_IMPORT } else { 0 })
                 | (if is_thread_node { FLAG_THREAD } else { 0 }),
         );
-        if let std::collections::hash_map::Entry::Vacant(e) =
+        if let std::collections::btree_map::Entry::Vacant(e) =
             source.entry(format!("{}:{}", n.filename, n.line))
         {
             if let Some(text) = source_line(&mut files, &a.header.sys_path, &n.filename, n.line) {
