@@ -11,9 +11,7 @@ use pyo3::types::PyDict;
 
 use memray_analysis::live::{connect_loopback, Live};
 
-use crate::reader::{python_stack, Frame};
-/// Memray's record tuple, as `CaptureReader` hands them out.
-type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
+use crate::reader::{group_tuple, python_stack, Frame, RecordTuple};
 
 #[pyclass(name = "LiveReader", module = "memray._memray", frozen)]
 pub struct LiveReader {
@@ -75,18 +73,7 @@ impl LiveReader {
             let data = live.lock();
             data.snapshot(merge_threads)
                 .iter()
-                .map(|g| {
-                    (
-                        g.thread,
-                        g.address,
-                        g.size,
-                        g.allocator as u8,
-                        g.stack,
-                        g.count,
-                        g.native_stack,
-                        0,
-                    )
-                })
+                .map(group_tuple)
                 .collect()
         })
     }

@@ -63,7 +63,7 @@ type IntervalTuple = (u32, Option<u32>, u64, u64);
 type TemporalRecord = (TemporalKey, Vec<IntervalTuple>);
 /// (tid, address, size, allocator, stack id, n_allocations, native stack id, native segment
 /// generation), Memray's record tuple.
-type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
+pub(crate) type RecordTuple = (u32, u64, u64, u8, u32, u64, u32, u32);
 /// A record of `all_records`: a [`RecordTuple`] and the id of its thread's name at that moment
 /// (see [`NamesOverTime`]; 0 when no name was recorded yet).
 type EventTuple = (u32, u64, u64, u8, u32, u64, u32, u32, u32);
@@ -112,7 +112,7 @@ fn analyze_path(py: Python<'_>, path: &str, opts: ReplayOptions) -> PyResult<Ana
     .map_err(os_error)
 }
 
-fn group_tuple(g: &Aggregate) -> RecordTuple {
+pub(crate) fn group_tuple(g: &Aggregate) -> RecordTuple {
     // Merged groups keep the thread of their first allocation, as Memray's do.
     (
         g.thread,
