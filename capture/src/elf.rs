@@ -188,28 +188,28 @@ impl DynamicSection {
         }
     }
 
+    /// The (last) non-zero value of the entries `pick` chooses, as a mapped address.
+    fn table(&self, pick: fn(DynEntry) -> Option<u64>) -> Option<usize> {
+        let value = self.entries().filter_map(pick).last()?;
+        (value != 0).then(|| self.address(value))
+    }
+
     /// The object's string table.
     pub fn string_table(&self) -> Option<StringTable> {
-        self.entries()
-            .filter_map(|e| match e {
-                DynEntry::StrTab(v) => Some(v),
-                _ => None,
-            })
-            .last()
-            .filter(|&v| v != 0)
-            .map(|v| StringTable(self.address(v)))
+        self.table(|e| match e {
+            DynEntry::StrTab(v) => Some(v),
+            _ => None,
+        })
+        .map(StringTable)
     }
 
     /// The object's symbol table.
     pub fn symbol_table(&self) -> Option<SymbolTable> {
-        self.entries()
-            .filter_map(|e| match e {
-                DynEntry::SymTab(v) => Some(v),
-                _ => None,
-            })
-            .last()
-            .filter(|&v| v != 0)
-            .map(|v| SymbolTable(self.address(v)))
+        self.table(|e| match e {
+            DynEntry::SymTab(v) => Some(v),
+            _ => None,
+        })
+        .map(SymbolTable)
     }
 
     /// The object's relocation tables: the PLT's (DT_JMPREL) and the others (DT_RELA); an

@@ -81,17 +81,38 @@ impl Drop for KeepErrno {
     }
 }
 
+/// What a recording function holds while it records: `errno` kept (put back first when
+/// dropped), the thread's reentrancy guard (released last), and the thread's tracker id.
+struct Recording {
+    _errno: KeepErrno,
+    _guard: Guard,
+    tid: u32,
+}
+
+impl Recording {
+    /// None when not tracking, or when this thread is already inside the tracker.
+    #[inline(always)]
+    fn begin() -> Option<Recording> {
+        if !ACTIVE.load(Relaxed) {
+            return None;
+        }
+        let guard = Guard::enter()?;
+        let errno = KeepErrno::new();
+        Some(Recording {
+            _errno: errno,
+            _guard: guard,
+            tid: current_tid(),
+        })
+    }
+}
+
 /// Records an allocation made by the calling thread. Called from the hooks.
 #[inline]
 pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) {
-    if !ACTIVE.load(Relaxed) {
-        return;
-    }
-    let Some(_guard) = Guard::enter() else {
+    let Some(recording) = Recording::begin() else {
         return;
     };
-    let _errno = KeepErrno::new();
-    let tid = current_tid();
+    let tid = recording.tid;
     with_thread_cache(|mut cache| {
         let native = NATIVE.load(Relaxed);
         let (n, n_native) = match cache.as_deref_mut() {
@@ -130,14 +151,10 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
 /// Records a deallocation (`free`, `munmap` with its length, the pymalloc free).
 #[inline]
 pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType) {
-    if !ACTIVE.load(Relaxed) {
-        return;
-    }
-    let Some(_guard) = Guard::enter() else {
+    let Some(recording) = Recording::begin() else {
         return;
     };
-    let _errno = KeepErrno::new();
-    let tid = current_tid();
+    let tid = recording.tid;
     let mut st = STATE.lock();
     if let Some(state) = st.as_mut() {
         state.write_event(&Event {
@@ -153,14 +170,10 @@ pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType
 
 /// Records the calling thread's name (from `prctl(PR_SET_NAME)`).
 pub fn record_thread_name(name: &str) {
-    if !ACTIVE.load(Relaxed) {
-        return;
-    }
-    let Some(_guard) = Guard::enter() else {
+    let Some(recording) = Recording::begin() else {
         return;
     };
-    let _errno = KeepErrno::new();
-    let tid = current_tid();
+    let tid = recording.tid;
     if let Some(state) = STATE.lock().as_mut() {
         state.set_thread_name(tid, name);
     }
