@@ -205,8 +205,9 @@ impl Journal {
     #[inline]
     fn at(&self, at: usize) -> *mut u8 {
         debug_assert!(at < STRIDE);
-        // `at` lies inside the slot, which is mapped whole (callers rely on it to write there).
-        self.slot.wrapping_add(at)
+        // SAFETY: every caller passes an offset inside the slot (`at < STRIDE`, checked in
+        // debug builds), and the slot is mapped whole, so the result stays in the mapping.
+        unsafe { self.slot.add(at) }
     }
 
     #[inline]

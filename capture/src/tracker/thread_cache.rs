@@ -124,7 +124,7 @@ impl Drop for Lent<'_> {
 /// Runs `f` with the calling thread's stack cache, or with None when the thread has none (it
 /// is exiting) or when its cache is already lent out further up this thread's stack (a
 /// re-entered call gets None rather than a second `&mut` to the same cache).
-#[inline]
+#[inline(always)]
 pub(super) fn with_thread_cache<R>(f: impl FnOnce(Option<&mut ThreadCache>) -> R) -> R {
     let Some(slot) = slot() else {
         return f(None);
