@@ -106,6 +106,19 @@ impl Recording {
     }
 }
 
+/// An event by thread `thread`, its stacks not (yet) known.
+#[inline(always)]
+fn stackless_event(allocator: AllocatorType, thread: u32, address: usize, size: usize) -> Event {
+    Event {
+        allocator,
+        thread,
+        address: address as u64,
+        size: size as u64,
+        stack: 0,
+        native_stack: 0,
+    }
+}
+
 /// Records an allocation made by the calling thread. Called from the hooks.
 #[inline]
 pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) {
@@ -136,14 +149,7 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
             cache,
             n,
             n_native,
-            Event {
-                allocator,
-                thread: tid,
-                address: address as u64,
-                size: size as u64,
-                stack: 0,
-                native_stack: 0,
-            },
+            stackless_event(allocator, tid, address, size),
         );
     });
 }
@@ -157,14 +163,7 @@ pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType
     let tid = recording.tid;
     let mut st = STATE.lock();
     if let Some(state) = st.as_mut() {
-        state.write_event(&Event {
-            allocator,
-            thread: tid,
-            address: address as u64,
-            size: size as u64,
-            stack: 0,
-            native_stack: 0,
-        });
+        state.write_event(&stackless_event(allocator, tid, address, size));
     }
 }
 
