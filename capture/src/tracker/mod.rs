@@ -126,32 +126,35 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
         return;
     };
     let tid = recording.tid;
-    with_thread_cache(|mut cache| {
-        let native = NATIVE.load(Relaxed);
-        let (n, n_native) = match cache.as_deref_mut() {
-            Some(c) if native => {
-                if c.ips.is_empty() {
-                    c.ips.resize(INITIAL_DEPTH, 0);
+    with_thread_cache(
+        #[inline(always)]
+        |mut cache| {
+            let native = NATIVE.load(Relaxed);
+            let (n, n_native) = match cache.as_deref_mut() {
+                Some(c) if native => {
+                    if c.ips.is_empty() {
+                        c.ips.resize(INITIAL_DEPTH, 0);
+                    }
+                    (c.walk(true), native::unwind(&mut c.ips))
                 }
-                (c.walk(true), native::unwind(&mut c.ips))
+                Some(c) => (c.walk(false), 0),
+                None => (0, 0),
+            };
+            let mut st = STATE.lock();
+            let Some(state) = st.as_mut() else {
+                return;
+            };
+            if PENDING_NAMES.load(Relaxed) > 0 {
+                state.flush_pending_name(tid);
             }
-            Some(c) => (c.walk(false), 0),
-            None => (0, 0),
-        };
-        let mut st = STATE.lock();
-        let Some(state) = st.as_mut() else {
-            return;
-        };
-        if PENDING_NAMES.load(Relaxed) > 0 {
-            state.flush_pending_name(tid);
-        }
-        state.record(
-            cache,
-            n,
-            n_native,
-            stackless_event(allocator, tid, address, size),
-        );
-    });
+            state.record(
+                cache,
+                n,
+                n_native,
+                stackless_event(allocator, tid, address, size),
+            );
+        },
+    );
 }
 
 /// Records a deallocation (`free`, `munmap` with its length, the pymalloc free).
