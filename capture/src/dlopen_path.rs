@@ -12,10 +12,8 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::got::{Dyn, DT_NULL, DT_STRTAB};
+use crate::elf::{Dyn, DynamicSection};
 
-const DT_RPATH: i64 = 15;
-const DT_RUNPATH: i64 = 29;
 const RTLD_DL_LINKMAP: c_int = 2;
 
 /// The public head of glibc's `struct link_map`.
@@ -95,9 +93,11 @@ impl Object {
 
 /// The calling object's dynamic section and `$ORIGIN`, and the executable's.
 fn caller_object(caller: usize) -> Option<(Object, Option<Object>)> {
-    // SAFETY: dladdr1 fills `info` and the link map pointer for a mapped address, or fails.
+    // SAFETY: Dl_info is plain data (pointers and integers), valid all zero.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     let mut map: *mut c_void = std::ptr::null_mut();
+    // SAFETY: dladdr1 fills `info` and the link map pointer for a mapped address, or fails;
+    // both are valid places to write.
     let ok = unsafe {
         dladdr1(
             caller as *const c_void,
@@ -146,40 +146,23 @@ fn origin_of(lm: &LinkMap) -> PathBuf {
 /// An object's RUNPATH or RPATH, each directory with `$ORIGIN` expanded (directories with other
 /// substitutions are left out).
 fn search_path(object: &Object) -> SearchPath {
-    let (dynamic, origin) = (object.dynamic, object.origin.as_path());
-    if dynamic.is_null() {
+    // SAFETY: `l_ld` of a loaded object's link map entry: its mapped dynamic section (or
+    // null), the object loaded at `l_addr` while the caller that is in it runs.
+    let Some(dynamic) = (unsafe { DynamicSection::new(object.dynamic, object.base) }) else {
         return SearchPath::None;
-    }
-    let (mut strtab, mut rpath, mut runpath) = (0usize, None, None);
-    // SAFETY: a loaded object's dynamic section is mapped and ends with DT_NULL.
-    unsafe {
-        let mut d = dynamic;
-        while (*d).tag != DT_NULL {
-            match (*d).tag {
-                DT_STRTAB => strtab = (*d).val as usize,
-                DT_RPATH => rpath = Some((*d).val as usize),
-                DT_RUNPATH => runpath = Some((*d).val as usize),
-                _ => {}
-            }
-            d = d.add(1);
-        }
-    }
-    // The loader relocates DT_STRTAB in place on x86-64 (the vDSO's stays relative).
-    if strtab == 0 {
+    };
+    let Some(strtab) = dynamic.string_table() else {
         return SearchPath::None;
-    }
-    if strtab < object.base {
-        strtab += object.base;
-    }
+    };
     let read = |offset: usize| -> Vec<PathBuf> {
-        // SAFETY: DT_RPATH/DT_RUNPATH are offsets of NUL-terminated strings in the string table.
-        let text = unsafe { CStr::from_ptr((strtab + offset) as *const c_char) }.to_bytes();
+        // SAFETY: DT_RPATH/DT_RUNPATH are offsets of strings in the object's string table.
+        let text = unsafe { strtab.get(offset) }.to_bytes();
         text.split(|&b| b == b':')
             .filter(|dir| !dir.is_empty())
-            .filter_map(|dir| expand(dir, origin))
+            .filter_map(|dir| expand(dir, object.origin.as_path()))
             .collect()
     };
-    match (runpath, rpath) {
+    match dynamic.search_paths() {
         (Some(r), _) => SearchPath::RunPath(read(r)),
         (None, Some(r)) => SearchPath::RPath(read(r)),
         (None, None) => SearchPath::None,

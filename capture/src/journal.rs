@@ -205,7 +205,8 @@ impl Journal {
     #[inline]
     fn at(&self, at: usize) -> *mut u8 {
         debug_assert!(at < STRIDE);
-        // SAFETY (for callers): `at` lies inside the slot, which is mapped whole.
+        // SAFETY: every caller passes an offset inside the slot (`at < STRIDE`, checked in
+        // debug builds), and the slot is mapped whole, so the result stays in the mapping.
         unsafe { self.slot.add(at) }
     }
 
@@ -308,26 +309,40 @@ impl Journal {
 /// `dst` must be valid for `src.len()` bytes of writes and not overlap `src`.
 #[inline(always)]
 unsafe fn copy_small(src: &[u8], dst: *mut u8) {
+    /// Copies `n` bytes (`size_of::<T>() <= n <= 2 * size_of::<T>()`) as two `T`s, the first
+    /// at the start and the second at the end (overlapping in the middle).
+    ///
+    /// # Safety
+    /// `s` readable and `d` writable for `n` bytes, not overlapping.
     #[inline(always)]
     unsafe fn two<T: Copy>(s: *const u8, d: *mut u8, n: usize) {
         let k = std::mem::size_of::<T>();
-        let a = std::ptr::read_unaligned(s as *const T);
-        let b = std::ptr::read_unaligned(s.add(n - k) as *const T);
-        std::ptr::write_unaligned(d as *mut T, a);
-        std::ptr::write_unaligned(d.add(n - k) as *mut T, b);
+        // SAFETY: `k <= n`, so both `T`s, at 0 and at `n - k`, lie within the `n` bytes the
+        // caller vouches for; unaligned accesses are used throughout.
+        unsafe {
+            let a = std::ptr::read_unaligned(s as *const T);
+            let b = std::ptr::read_unaligned(s.add(n - k) as *const T);
+            std::ptr::write_unaligned(d as *mut T, a);
+            std::ptr::write_unaligned(d.add(n - k) as *mut T, b);
+        }
     }
     let (n, s) = (src.len(), src.as_ptr());
-    match n {
-        0 => {}
-        1..=3 => {
-            *dst = *s;
-            *dst.add(n / 2) = *s.add(n / 2);
-            *dst.add(n - 1) = *s.add(n - 1);
+    // SAFETY: `s` is readable for `n` bytes (it is `src`) and `dst` writable for `n` bytes, not
+    // overlapping it (the caller's contract); every access below is at an offset below `n`,
+    // and each `two::<T>` gets an `n` between `size_of::<T>()` and twice that.
+    unsafe {
+        match n {
+            0 => {}
+            1..=3 => {
+                *dst = *s;
+                *dst.add(n / 2) = *s.add(n / 2);
+                *dst.add(n - 1) = *s.add(n - 1);
+            }
+            4..=8 => two::<u32>(s, dst, n),
+            9..=16 => two::<u64>(s, dst, n),
+            17..=32 => two::<u128>(s, dst, n),
+            _ => std::ptr::copy_nonoverlapping(s, dst, n),
         }
-        4..=8 => two::<u32>(s, dst, n),
-        9..=16 => two::<u64>(s, dst, n),
-        17..=32 => two::<u128>(s, dst, n),
-        _ => std::ptr::copy_nonoverlapping(s, dst, n),
     }
 }
 

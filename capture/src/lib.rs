@@ -2,7 +2,11 @@
 //! destination, writes the header, rewrites the GOTs (and, if asked, wraps the Python
 //! allocators) and starts the RSS sampler; stopping undoes all of it and writes the footer.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod dlopen_path;
+mod elf;
 mod exports;
 mod got;
 mod hooks;

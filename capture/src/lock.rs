@@ -43,7 +43,8 @@ impl<T> ForkSafeMutex<T> {
     /// # Safety
     /// Only after `hold_for_fork` on this thread.
     pub unsafe fn release_after_fork(&self) {
-        libc::pthread_mutex_unlock(self.raw.get());
+        // SAFETY: by the contract, this thread holds the mutex (taken by `hold_for_fork`).
+        unsafe { libc::pthread_mutex_unlock(self.raw.get()) };
     }
 
     /// After `fork`, in the child: the lock starts over, unlocked.
@@ -51,7 +52,9 @@ impl<T> ForkSafeMutex<T> {
     /// # Safety
     /// Only in a freshly forked child, whose only thread is the one that forked.
     pub unsafe fn reset_in_child(&self) {
-        *self.raw.get() = libc::PTHREAD_MUTEX_INITIALIZER;
+        // SAFETY: by the contract, no other thread exists to use the mutex while it is
+        // overwritten.
+        unsafe { *self.raw.get() = libc::PTHREAD_MUTEX_INITIALIZER };
     }
 }
 

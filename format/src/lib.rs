@@ -9,6 +9,9 @@
 //!
 //! `FORMAT.md` beside this crate documents every byte.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod chunk;
 pub mod error;
 pub mod file_layout;

@@ -6,6 +6,9 @@
 //! It takes the capture's native nodes and image maps (`memray-format` records) and knows
 //! nothing of the analyses that use its [`NativeSymbols`].
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 

@@ -16,6 +16,9 @@
 //! | [`transform`] | `memray-transform` |
 //! | [`tree`] | `memray-tree` |
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod capture;
 pub mod common;
 pub mod flamegraph;

@@ -6,6 +6,9 @@
 //! alone, and every call below to `malloc` & co. goes through this object's GOT like any other
 //! extension's, so the tracker records it.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 

@@ -39,8 +39,9 @@ pub fn main(args: Args) -> ExitCode {
 
 /// (columns, lines) of the terminal on stdout, if it is one.
 fn terminal_size() -> (Option<u16>, usize) {
+    // SAFETY: winsize is four integers, valid all zero.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ fills a winsize.
+    // SAFETY: TIOCGWINSZ fills the winsize `ws` points at, a valid place to write.
     if unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
         (Some(ws.ws_col), usize::from(ws.ws_row))
     } else {
