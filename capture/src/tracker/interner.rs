@@ -83,14 +83,16 @@ impl StackInterner {
         id
     }
 
+    /// The line of `code` at `lasti`, cached per code object (a hook never panics: a code
+    /// object not interned yet is asked directly).
     fn line(&mut self, code: *mut c_void, lasti: i32) -> u32 {
-        let e = self
-            .codes
-            .get_mut(&(code as usize))
-            .expect("code interned first");
-        *e.lines
-            .entry(lasti)
-            .or_insert_with(|| seam::code_line(code, lasti))
+        match self.codes.get_mut(&(code as usize)) {
+            Some(e) => *e
+                .lines
+                .entry(lasti)
+                .or_insert_with(|| seam::code_line(code, lasti)),
+            None => seam::code_line(code, lasti),
+        }
     }
 
     /// The node of frame `code` at `word` (see `seam::python_stack`) called from `parent`.
