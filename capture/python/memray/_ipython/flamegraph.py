@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional, cast
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -95,9 +95,14 @@ def flamegraph_command(
     return cmd
 
 
+# Typed here: older IPython releases (those 3.9 and 3.10 get) leave the decorator untyped.
+_CellMethod = Callable[["FlamegraphMagics", str, str], None]
+_cell_magic = cast(Callable[[_CellMethod], _CellMethod], cell_magic)
+
+
 @magics_class
 class FlamegraphMagics(Magics):
-    @cell_magic
+    @_cell_magic
     def memray_flamegraph(self, line: str, cell: str) -> None:
         """Memory profile the code in the cell and display a flame graph."""
         if self.shell is None:
