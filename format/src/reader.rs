@@ -185,20 +185,23 @@ fn read_footer(data: &[u8], data_start: u64) -> Result<Option<(Vec<IndexEntry>, 
         return Ok(None);
     }
     let footer_offset = u64::from_le_bytes(data[n - 16..n - 8].try_into().unwrap());
-    let fo = footer_offset as usize;
-    if footer_offset < data_start || fo + 12 > n - TAIL_LEN || data[fo..fo + 4] != FOOTER_MAGIC {
+    // Every length and offset here comes from the file: checked, never trusted to fit.
+    let end = n - TAIL_LEN;
+    let Some(fo) = usize::try_from(footer_offset)
+        .ok()
+        .filter(|&fo| footer_offset >= data_start && fo.checked_add(12).is_some_and(|e| e <= end))
+    else {
+        return Ok(None);
+    };
+    if data[fo..fo + 4] != FOOTER_MAGIC {
         return Ok(None);
     }
     let body_len = u32::from_le_bytes(data[fo + 4..fo + 8].try_into().unwrap()) as usize;
-    if fo + 8 + body_len + 4 != n - TAIL_LEN {
+    if (fo + 12).checked_add(body_len) != Some(end) {
         return Ok(None);
     }
     let body = &data[fo + 8..fo + 8 + body_len];
-    let crc = u32::from_le_bytes(
-        data[fo + 8 + body_len..fo + 12 + body_len]
-            .try_into()
-            .unwrap(),
-    );
+    let crc = u32::from_le_bytes(data[end - 4..end].try_into().unwrap());
     if crc32fast::hash(body) != crc {
         return Err(FormatError::corrupt(
             footer_offset,

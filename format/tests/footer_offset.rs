@@ -1,0 +1,72 @@
+//! The footer offset in a capture's last 16 bytes is read from the file: any value, however
+//! large, leaves the reader with the capture read as cut short (its chunks found by scanning),
+//! never a panic. Found by hand for #19: 2^64 - 6 wrapped the bounds check and indexed past the
+//! end of the file.
+
+use memray_format::*;
+
+fn capture() -> Vec<u8> {
+    let header = Header {
+        pid: 1,
+        main_thread_id: 1,
+        start_time_ms: 1_700_000_000_000,
+        file_format: FileFormat::AllAllocations,
+        ..Header::default()
+    };
+    let options = WriterOptions {
+        compression: Compression::Zstd(1),
+        chunk_size: 64,
+    };
+    let mut w = CaptureWriter::new(Vec::new(), &header, options).unwrap();
+    for i in 0..100u64 {
+        w.event(&Event {
+            allocator: AllocatorType::Malloc,
+            thread: 1,
+            address: 0x1000 + 16 * i,
+            size: i + 1,
+            stack: 0,
+            native_stack: 0,
+        })
+        .unwrap();
+    }
+    w.finish(1_700_000_000_500).unwrap()
+}
+
+fn sizes(bytes: Vec<u8>) -> (Vec<u64>, bool) {
+    let f = CaptureFile::from_vec(bytes).unwrap();
+    let mut sizes = Vec::new();
+    f.for_each_chunk(|c| {
+        sizes.extend(c.events.iter().map(|e| e.size));
+        Ok(())
+    })
+    .unwrap();
+    (sizes, f.is_complete())
+}
+
+#[test]
+fn any_footer_offset_reads_as_a_capture_cut_short() {
+    let intact = capture();
+    let n = intact.len() as u64;
+    let (all, complete) = sizes(intact.clone());
+    assert!(complete);
+    assert_eq!(all, (1..=100).collect::<Vec<u64>>());
+    for offset in [
+        u64::MAX - 5,
+        u64::MAX - 11,
+        u64::MAX,
+        1 << 63,
+        u64::from(u32::MAX),
+        n + 100,
+        n - 16,
+        n - 17,
+        1,
+        0,
+    ] {
+        let mut bytes = intact.clone();
+        let at = bytes.len() - 16;
+        bytes[at..at + 8].copy_from_slice(&offset.to_le_bytes());
+        let (read, complete) = sizes(bytes);
+        assert!(!complete, "footer offset {offset}");
+        assert_eq!(read, all, "footer offset {offset}");
+    }
+}
