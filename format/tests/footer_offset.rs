@@ -5,6 +5,9 @@
 
 use memray_format::*;
 
+mod common;
+use common::sizes_from_file as sizes;
+
 fn capture() -> Vec<u8> {
     let header = Header {
         pid: 1,
@@ -30,17 +33,6 @@ fn capture() -> Vec<u8> {
         .unwrap();
     }
     w.finish(1_700_000_000_500).unwrap()
-}
-
-fn sizes(bytes: Vec<u8>) -> (Vec<u64>, bool) {
-    let f = CaptureFile::from_vec(bytes).unwrap();
-    let mut sizes = Vec::new();
-    f.for_each_chunk(|c| {
-        sizes.extend(c.events.iter().map(|e| e.size));
-        Ok(())
-    })
-    .unwrap();
-    (sizes, f.is_complete())
 }
 
 #[test]

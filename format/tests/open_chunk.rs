@@ -7,6 +7,9 @@ use memray_format::file_layout::encode_file_header;
 use memray_format::*;
 use std::io::Cursor;
 
+mod common;
+use common::sizes_from_file;
+
 fn header() -> Header {
     Header {
         pid: 7,
@@ -78,17 +81,6 @@ fn journal(sealed: u64, open: u64, tail: &[u8]) -> Vec<u8> {
     out.extend(&pending);
     out.extend(tail);
     out
-}
-
-fn sizes_from_file(bytes: Vec<u8>) -> (Vec<u64>, bool) {
-    let f = CaptureFile::from_vec(bytes).unwrap();
-    let mut sizes = Vec::new();
-    f.for_each_chunk(|c| {
-        sizes.extend(c.events.iter().map(|e| e.size));
-        Ok(())
-    })
-    .unwrap();
-    (sizes, f.is_complete())
 }
 
 fn sizes_from_stream(bytes: Vec<u8>) -> (Vec<u64>, bool) {
