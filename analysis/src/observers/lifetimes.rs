@@ -81,7 +81,7 @@ impl Observer for Lifetimes {
     }
 
     fn chunk_observers(&self) -> Option<NewChunkObserver> {
-        Some(Box::new(|| Box::new(ChunkLifetimes::default())))
+        Some(Box::new(|| Box::new(Lifetimes::default())))
     }
 
     fn merge(&mut self, part: Box<dyn Any + Send>, chunk: &ChunkContext<'_>) {
@@ -94,23 +94,12 @@ impl Observer for Lifetimes {
     }
 }
 
-/// The lifetimes of the blocks a chunk allocated and freed, in the chunk's own terms.
-#[derive(Default)]
-struct ChunkLifetimes {
-    freed: LifetimeMap,
-}
-
-impl ChunkObserver for ChunkLifetimes {
+/// A chunk's share is the same map, of the blocks it allocated and freed, in the chunk's own
+/// terms.
+impl ChunkObserver for Lifetimes {
     fn take(&mut self, batch: &ChunkBatch<'_>) {
         for (_, r) in batch.releases {
-            {
-                add(
-                    &mut self.freed,
-                    (r.loc, r.allocated_in, r.freed_in),
-                    r.bytes,
-                    r.count,
-                );
-            }
+            self.release(r);
         }
     }
 
