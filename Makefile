@@ -6,6 +6,7 @@
 #                 into the active virtualenv, or into ./.venv when none is active
 #   make bench    side-by-side benchmarks against Memray (see bench/)
 #   make test-versions   the Python end-to-end suite on every supported CPython (PYTHONS=...)
+#   make fuzz     every fuzz target for FUZZ_SECONDS seconds each (see fuzz/README.md)
 #
 # PYTHON=/path/to/python3.X builds, installs, tests and benchmarks with that interpreter, in its
 # own virtualenv .venvs/<version> (the default python3 uses ./.venv).
@@ -24,7 +25,8 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python \
-	test-versions python313 lint bench man clean
+	test-versions python313 lint bench man clean fuzz fuzz-build \
+	fuzz-seeds fuzz-merge
 
 all: install
 
@@ -139,6 +141,50 @@ man:
 
 bench: install
 	$(MAKE) -C bench bench VENV=$(VENV) PYTHON=$(VPY)
+
+# Coverage-guided fuzzing with libFuzzer (fuzz/README.md). The targets are built on the stable
+# toolchain with the SanitizerCoverage instrumentation libFuzzer reads (the flags cargo-fuzz
+# passes, without a sanitizer), for the host target so that build scripts and proc-macros are
+# left uninstrumented. New inputs go to target/fuzz/work/<target> (`make fuzz-merge` folds
+# them, minimized, into fuzz/corpus); crashers go to fuzz/regressions/<target>, which `make
+# test` replays.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := file tail records aggregate live report
+FUZZ_HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_BIN := target/fuzz/$(FUZZ_HOST)/fuzz
+FUZZ_RUSTFLAGS := --cfg fuzzing -Cpasses=sancov-module \
+	-Cllvm-args=-sanitizer-coverage-level=4 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares
+FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+
+fuzz-build:
+	RUSTFLAGS="$(FUZZ_RUSTFLAGS)" $(CARGO) build --profile fuzz -p memray-fuzz \
+		--features libfuzzer $(FUZZ_TARGETS:%=--bin fuzz-%) --target $(FUZZ_HOST) --target-dir target/fuzz
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p target/fuzz/work/$$t fuzz/regressions/$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BIN)/fuzz-$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=fuzz/regressions/$$t/ target/fuzz/work/$$t fuzz/corpus/$$t \
+			2>target/fuzz/work/$$t.log || { tail -40 target/fuzz/work/$$t.log; exit 1; }; \
+		grep -E "^stat::number_of_executed_units|^#[0-9]+ +DONE" target/fuzz/work/$$t.log | tr '\n' ' '; echo; \
+	done
+
+# Folds what `make fuzz` found into fuzz/corpus, keeping only inputs that add coverage.
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t target/fuzz/merged/$$t; \
+		$(FUZZ_BIN)/fuzz-$$t $(FUZZ_FLAGS) -merge=1 target/fuzz/merged/$$t \
+			fuzz/corpus/$$t target/fuzz/work/$$t 2>/dev/null; \
+		rm -rf fuzz/corpus/$$t && mv target/fuzz/merged/$$t fuzz/corpus/$$t; \
+	done
+
+# Real captures (fuzz/seed_captures.py) turned into each target's seeds in fuzz/corpus.
+fuzz-seeds: install
+	@rm -rf target/fuzz/seed-captures && mkdir -p target/fuzz/seed-captures
+	$(VPY) fuzz/seed_captures.py target/fuzz/seed-captures
+	$(CARGO) run -q -p memray-fuzz --bin memray-fuzz-seeds -- fuzz/corpus target/fuzz/seed-captures/*.bin
 
 clean:
 	$(CARGO) clean

@@ -4,7 +4,7 @@
 //! the lock now and then and look at what is live at that moment.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,6 +79,16 @@ impl LiveData {
             error: None,
             chunks: 0,
         }
+    }
+
+    /// Reads a whole stream to its end as the live reader's thread does (a recorded session,
+    /// or a fuzzer's input): an error only when even the header cannot be read; what goes wrong
+    /// later ends the stream with [`Self::error`] set, as it does live.
+    pub fn from_stream<R: Read>(input: R) -> Result<LiveData> {
+        let reader = StreamReader::new(input)?;
+        let data = Mutex::new(LiveData::new(reader.header.clone()));
+        read_all(reader, &data, &AtomicBool::new(false));
+        Ok(data.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn feed(&mut self, mut chunk: memray_format::chunk::Chunk) -> Result<()> {
@@ -225,12 +235,16 @@ impl Drop for Live {
     }
 }
 
-fn read_all(mut reader: StreamReader<TcpStream>, data: &Mutex<LiveData>, closing: &AtomicBool) {
+fn read_all<R: Read>(mut reader: StreamReader<R>, data: &Mutex<LiveData>, closing: &AtomicBool) {
     let lock = || data.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         match reader.next_chunk() {
             Ok(Some(chunk)) => {
-                if let Err(e) = lock().feed(chunk) {
+                // The guard must be gone before the error is recorded: in `if let`, a
+                // temporary of the condition lives to the end of the block (a deadlock the
+                // fuzzer found).
+                let fed = lock().feed(chunk);
+                if let Err(e) = fed {
                     let mut d = lock();
                     d.ended = true;
                     d.error = Some(e.to_string());

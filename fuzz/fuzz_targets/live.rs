@@ -1,0 +1,3 @@
+//! libFuzzer's entry point for the `live` target (see `memray_fuzz::targets`).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| memray_fuzz::targets::live(data));
