@@ -41,6 +41,24 @@ const CRC_AT: usize = 32;
 pub type Appended = Arc<AtomicU64>;
 pub const GAVE_UP: u64 = u64::MAX;
 
+/// The error of a wait that ended because the writer thread gave up; the writer thread's own
+/// error says why (see `WriterThread::stopped_error`).
+#[derive(Debug)]
+pub struct WriterGaveUp;
+
+impl std::fmt::Display for WriterGaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the journal could not be appended to")
+    }
+}
+
+impl std::error::Error for WriterGaveUp {}
+
+/// True for the error of [`WriterGaveUp`].
+pub fn is_writer_gave_up(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<WriterGaveUp>())
+}
+
 pub struct Journal {
     file: File,
     /// File offset of the ring's first slot.
@@ -120,7 +138,7 @@ impl Journal {
     pub fn wait_appended(&self, n: u64) -> io::Result<()> {
         loop {
             match self.appended.load(Ordering::Acquire) {
-                GAVE_UP => return Err(io::Error::other("the journal could not be appended to")),
+                GAVE_UP => return Err(io::Error::other(WriterGaveUp)),
                 done if done >= n => return Ok(()),
                 _ => std::thread::sleep(Duration::from_micros(50)),
             }

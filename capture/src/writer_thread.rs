@@ -49,10 +49,12 @@ impl<W: Write> Write for Tee<W> {
         if let Some(j) = &mut self.journal {
             match j.file.write_all_at(buf, j.at) {
                 Ok(()) => j.at += buf.len() as u64,
-                Err(_) => {
-                    // The journal stops (the tracker sees it); the capture goes on.
+                Err(e) => {
+                    // The journal cannot grow (a full disk): the writer stops with the error,
+                    // and so does recording; the journal keeps every record made so far.
                     j.appended.store(GAVE_UP, Ordering::Release);
                     self.journal = None;
+                    return Err(e);
                 }
             }
         }
@@ -128,8 +130,12 @@ impl WriterThread {
             .map_err(|_| self.stopped_error())
     }
 
-    fn stopped_error(&self) -> io::Error {
-        io::Error::other("the capture writer stopped")
+    /// Why the thread stopped: its write error (it sends that as it ends).
+    pub fn stopped_error(&self) -> io::Error {
+        match self.done.recv_timeout(std::time::Duration::from_secs(5)) {
+            Ok(Err(e)) => e,
+            _ => io::Error::other("the capture writer stopped"),
+        }
     }
 
     /// Writes the footer and waits for everything to reach the file.

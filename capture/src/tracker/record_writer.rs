@@ -100,20 +100,34 @@ impl StreamingWriter {
     /// Writes the header to `sink` and starts the writer thread.
     fn create(sink: Sink, header: &Header, compress: bool, path: &str) -> io::Result<Self> {
         let live = sink.is_socket();
-        let (sink, journal_files) = sink.split_journal()?;
+        let (mut sink, journal_files) = sink.split_journal()?;
         let (journal, replacement, journal_side) = match journal_files {
             Some(files) => {
                 let encoded = memray_format::file_layout::encode_file_header(header);
                 let appended = Appended::default();
                 let writer_journal = files.journal.try_clone()?;
-                let journal =
-                    Journal::create(files.journal, &encoded, CHUNK_SIZE, appended.clone())?;
-                let side = JournalSide {
-                    file: writer_journal,
-                    at: journal.appends_at(),
-                    appended,
-                };
-                (Some(journal), Some(files.replacement), Some(side))
+                match Journal::create(files.journal, &encoded, CHUNK_SIZE, appended.clone()) {
+                    Ok(journal) => {
+                        let side = JournalSide {
+                            file: writer_journal,
+                            at: journal.appends_at(),
+                            appended,
+                        };
+                        (Some(journal), Some(files.replacement), Some(side))
+                    }
+                    Err(e) => {
+                        // No room for the journal's ring (a nearly full disk): the capture is
+                        // written at its path as plain chunks instead, as to a pipe.
+                        files.replacement.discard();
+                        writer_journal.set_len(0)?;
+                        sink = Sink::File(writer_journal);
+                        eprintln!(
+                            "memray: no room for the journal of {path} ({e}); writing it \
+                             without one (a kill loses up to half a second of records)"
+                        );
+                        (None, None, None)
+                    }
+                }
             }
             None => (None, None, None),
         };
@@ -146,15 +160,21 @@ impl StreamingWriter {
         !self.failed
     }
 
-    /// Stops recording for good after a write error, keeping the program running.
+    /// Stops recording for good after a write error (a full disk, a live client gone), keeping
+    /// the program running; says so in one line. What was recorded before stays readable.
     fn fail(&mut self, e: io::Error) {
         if !self.failed {
             self.failed = true;
             ACTIVE.store(false, Relaxed);
-            eprintln!(
-                "memray: could not write to {}: {e}; tracking stopped",
-                self.path
-            );
+            if self.live {
+                eprintln!("memray: the live client stopped reading ({e}); tracking stopped");
+            } else {
+                eprintln!(
+                    "memray: could not write to {} ({e}); tracking stopped, the capture keeps \
+                     what was recorded before",
+                    self.path
+                );
+            }
         }
     }
 
@@ -169,14 +189,16 @@ impl StreamingWriter {
         }
     }
 
-    /// The journal could not go on (a full disk): the capture goes on without it (a kill then
-    /// loses the records not yet written by the writer thread).
+    /// The journal could not grow (a full disk, or the writer thread failed): the compressed
+    /// capture beside it is on the same file system and fares no better, so recording stops
+    /// here and the journal, which holds every record made so far, stays as the capture.
     fn journal_failed(&mut self, e: io::Error) {
-        eprintln!(
-            "memray: could not extend {}: {e}; records now reach it only as chunks are written",
-            self.path
-        );
         self.journal = None;
+        let e = match &self.writer {
+            Some(w) if crate::journal::is_writer_gave_up(&e) => w.stopped_error(),
+            _ => e,
+        };
+        self.fail(e);
     }
 
     /// Hands the buffered records to the writer thread as a chunk. A chunk that outgrew its
