@@ -6,6 +6,7 @@
 #                 into the active virtualenv, or into ./.venv when none is active
 #   make bench    side-by-side benchmarks against Memray (see bench/)
 #   make test-versions   the Python end-to-end suite on every supported CPython (PYTHONS=...)
+#   make soak     a 30-minute tracked run under load (bench/results/soak-*.md)
 #   make fuzz     every fuzz target for FUZZ_SECONDS seconds each (see fuzz/README.md)
 #
 # PYTHON=/path/to/python3.X builds, installs, tests and benchmarks with that interpreter, in its
@@ -25,7 +26,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python \
-	test-versions python313 lint bench man clean fuzz fuzz-build \
+	test-versions python313 lint bench man clean fuzz fuzz-build soak \
 	fuzz-seeds fuzz-merge
 
 all: install
@@ -138,6 +139,11 @@ lint:
 
 man:
 	$(CARGO) run --quiet -p memray-tools --bin gen-man -- man
+
+# A long run under load (not part of `make test`): bench/soak/run.py, SOAK_SECONDS (30 min).
+SOAK_SECONDS ?= 1800
+soak: install
+	$(VPY) bench/soak/run.py --duration $(SOAK_SECONDS) --work target/soak
 
 bench: install
 	$(MAKE) -C bench bench VENV=$(VENV) PYTHON=$(VPY)
