@@ -197,9 +197,10 @@ impl Journal {
                 if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
                     return Err(e);
                 }
-                if self.file.metadata()?.len() < from + STRIDE as u64 {
-                    self.file.set_len(from + STRIDE as u64)?;
-                }
+                // No fallocate here: writing the zeros reserves the blocks just as well (a
+                // sparse slot would raise SIGBUS when the disk fills under the mapping).
+                use std::os::unix::fs::FileExt;
+                self.file.write_all_at(&vec![0u8; STRIDE], from)?;
             }
             let page = page_size();
             let start = self.slot as usize / page * page;
