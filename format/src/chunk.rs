@@ -2,6 +2,8 @@
 //! Delta state (previous address, stack, code, ip, thread) starts from zero in every chunk, so
 //! each chunk decodes on its own.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use crate::error::FormatError;
 use crate::records::*;
 use crate::varint::{put_bytes, put_u64, zigzag, Cursor};
@@ -66,9 +68,9 @@ pub struct ChunkHeader {
 impl ChunkHeader {
     pub fn encode(&self) -> [u8; CHUNK_HEADER_LEN] {
         let mut out = [0u8; CHUNK_HEADER_LEN];
-        out[0..4].copy_from_slice(&CHUNK_MAGIC);
-        out[4] = self.flags;
         let words = [
+            u32::from_le_bytes(CHUNK_MAGIC),
+            u32::from(self.flags),
             self.stored_len,
             self.raw_len,
             self.n_events,
@@ -77,33 +79,34 @@ impl ChunkHeader {
             self.native_base,
             self.crc32,
         ];
-        for (i, w) in words.iter().enumerate() {
-            out[8 + 4 * i..12 + 4 * i].copy_from_slice(&w.to_le_bytes());
+        for (bytes, w) in out.chunks_exact_mut(4).zip(words) {
+            bytes.copy_from_slice(&w.to_le_bytes());
         }
         out
     }
 
     pub fn decode(b: &[u8], offset: u64) -> Result<Self, FormatError> {
-        let b = b
-            .get(..CHUNK_HEADER_LEN)
-            .ok_or(FormatError::Truncated { offset })?;
-        if b[0..4] != CHUNK_MAGIC {
+        let [magic, flag_word, fields @ ..] =
+            header_words(b).ok_or(FormatError::Truncated { offset })?;
+        if magic.to_le_bytes() != CHUNK_MAGIC {
             return Err(FormatError::corrupt(offset, "bad chunk magic"));
         }
-        if b[5..8] != [0, 0, 0] || !matches!(b[4], 0 | FLAG_LZ4 | FLAG_ZSTD | FLAG_OPEN | FLAG_RING)
+        let [flags, reserved @ ..] = flag_word.to_le_bytes();
+        if reserved != [0, 0, 0]
+            || !matches!(flags, 0 | FLAG_LZ4 | FLAG_ZSTD | FLAG_OPEN | FLAG_RING)
         {
             return Err(FormatError::corrupt(offset, "unknown chunk flags"));
         }
-        let w = |i: usize| u32::from_le_bytes(b[8 + 4 * i..12 + 4 * i].try_into().unwrap());
+        let [stored_len, raw_len, n_events, code_base, node_base, native_base, crc32] = fields;
         let mut h = ChunkHeader {
-            flags: b[4],
-            stored_len: w(0),
-            raw_len: w(1),
-            n_events: w(2),
-            code_base: w(3),
-            node_base: w(4),
-            native_base: w(5),
-            crc32: w(6),
+            flags,
+            stored_len,
+            raw_len,
+            n_events,
+            code_base,
+            node_base,
+            native_base,
+            crc32,
         };
         if h.flags == FLAG_OPEN {
             // Only the stored length is kept up to date while a chunk is open.
@@ -112,7 +115,7 @@ impl ChunkHeader {
         if h.flags == FLAG_RING {
             let fits = u64::from(h.raw_len) >= crate::journal_ring::SLOT_OVERHEAD as u64
                 && h.n_events > 0
-                && u64::from(h.raw_len) * u64::from(h.n_events) == u64::from(h.stored_len)
+                && h.raw_len.checked_mul(h.n_events) == Some(h.stored_len)
                 && h.stored_len <= 4 * MAX_CHUNK_RAW_LEN;
             if !fits {
                 return Err(FormatError::corrupt(
@@ -130,6 +133,34 @@ impl ChunkHeader {
         }
         Ok(h)
     }
+
+    /// The chunk's stored payload, from `chunk`, which starts at this header; None when `chunk`
+    /// ends first.
+    pub(crate) fn stored_in<'a>(&self, chunk: &'a [u8]) -> Option<&'a [u8]> {
+        chunk
+            .get(CHUNK_HEADER_LEN..)?
+            .get(..self.stored_len as usize)
+    }
+
+    /// The file offset just past the chunk, which starts at `offset`; None past `u64::MAX`.
+    pub(crate) fn end(&self, offset: u64) -> Option<u64> {
+        offset
+            .checked_add(CHUNK_HEADER_LEN as u64)?
+            .checked_add(u64::from(self.stored_len))
+    }
+}
+
+/// A chunk header's nine little-endian words (magic, flags, then the fields), or None when `b`
+/// is shorter than a header.
+fn header_words(b: &[u8]) -> Option<[u32; 9]> {
+    let mut words = [0u32; 9];
+    let mut rest = b;
+    for w in words.iter_mut() {
+        let (bytes, tail) = rest.split_first_chunk()?;
+        *w = u32::from_le_bytes(*bytes);
+        rest = tail;
+    }
+    Some(words)
 }
 
 /// The recently seen addresses, in slots overwritten round-robin (the same on both sides).
@@ -154,6 +185,8 @@ impl AddressRing {
         self.slots.iter().position(|&a| a == addr)
     }
 
+    // The slot index is this process's own round-robin counter, always below RING.
+    #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
     #[inline]
     fn push(&mut self, addr: u64) {
         self.slots[self.next] = addr;
@@ -176,6 +209,8 @@ pub struct ChunkEncoder {
     ring: AddressRing,
 }
 
+// Writer side: ids, deltas and counts of records this process made, not read from a file.
+#[allow(clippy::arithmetic_side_effects)]
 impl ChunkEncoder {
     pub fn with_capacity(cap: usize) -> Self {
         ChunkEncoder {
@@ -443,10 +478,11 @@ pub fn decode_records(
 ) -> Result<(), FormatError> {
     let bad = |what: &str| FormatError::corrupt(offset, what);
     let mut c = Cursor::new(payload);
-    let mut n_codes = 0u64;
-    let mut n_nodes = 0u64;
-    let mut n_native = 0u64;
-    let mut n_events = 0u64;
+    // The ids the next definitions receive; None past `u32::MAX`.
+    let mut next_code = Some(h.code_base);
+    let mut next_node = h.node_base.checked_add(1);
+    let mut next_native = h.native_base.checked_add(1);
+    let mut n_events = 0u32;
     let mut thread: Option<u32> = None;
     let (
         mut prev_address,
@@ -475,8 +511,8 @@ pub fn decode_records(
                 let function = c.string().ok_or_else(trunc)?;
                 let filename = c.string().ok_or_else(trunc)?;
                 let first_line = c.u32().ok_or_else(trunc)?;
-                let id = (h.code_base as u64 + n_codes) as u32;
-                n_codes += 1;
+                let id = next_code.ok_or_else(|| bad("code id out of range"))?;
+                next_code = id.checked_add(1);
                 f(Record::Code(
                     id,
                     CodeDef {
@@ -487,22 +523,20 @@ pub fn decode_records(
                 ));
             }
             TAG_NODE => {
-                let id = h.node_base as u64 + 1 + n_nodes;
-                let back = c.u64().ok_or_else(trunc)?;
-                let parent = id
-                    .checked_sub(back)
-                    .filter(|_| back >= 1)
+                let id = next_node.ok_or_else(|| bad("stack node id out of range"))?;
+                let parent = parent_of(id, c.u64().ok_or_else(trunc)?)
                     .ok_or_else(|| bad("stack node refers to a later parent"))?;
-                let code = i64::from(prev_code) + c.i64().ok_or_else(trunc)?;
+                // A sum that wraps is negative, so the range check below catches it.
+                let code = i64::from(prev_code).wrapping_add(c.i64().ok_or_else(trunc)?);
                 let code = u32::try_from(code).map_err(|_| bad("code id out of range"))?;
                 prev_code = code;
                 let word = c.u64().ok_or_else(trunc)?;
                 let line = u32::try_from(word >> 1).map_err(|_| bad("line out of range"))?;
-                n_nodes += 1;
+                next_node = id.checked_add(1);
                 f(Record::Node(
-                    id as u32,
+                    id,
                     StackNode {
-                        parent: parent as u32,
+                        parent,
                         code,
                         line,
                         entry: word & 1 == 0,
@@ -510,22 +544,13 @@ pub fn decode_records(
                 ));
             }
             TAG_NATIVE_NODE => {
-                let id = h.native_base as u64 + 1 + n_native;
-                let back = c.u64().ok_or_else(trunc)?;
-                let parent = id
-                    .checked_sub(back)
-                    .filter(|_| back >= 1)
+                let id = next_native.ok_or_else(|| bad("native node id out of range"))?;
+                let parent = parent_of(id, c.u64().ok_or_else(trunc)?)
                     .ok_or_else(|| bad("native node refers to a later parent"))?;
                 let ip = prev_ip.wrapping_add(c.i64().ok_or_else(trunc)? as u64);
                 prev_ip = ip;
-                n_native += 1;
-                f(Record::NativeNode(
-                    id as u32,
-                    NativeNode {
-                        parent: parent as u32,
-                        ip,
-                    },
-                ));
+                next_native = id.checked_add(1);
+                f(Record::NativeNode(id, NativeNode { parent, ip }));
             }
             TAG_MEMORY => {
                 let time_ms = c.u64().ok_or_else(trunc)?;
@@ -625,18 +650,21 @@ pub fn decode_records(
                             size = c.u64().ok_or_else(trunc)?;
                             prev_size = size;
                         }
-                        let s = i64::from(prev_stack) + c.i64().ok_or_else(trunc)?;
+                        // A sum that wraps is negative, so the range checks catch it.
+                        let s = i64::from(prev_stack).wrapping_add(c.i64().ok_or_else(trunc)?);
                         stack = u32::try_from(s).map_err(|_| bad("stack id out of range"))?;
                         prev_stack = stack;
                         if native {
-                            let n = i64::from(prev_native) + c.i64().ok_or_else(trunc)?;
+                            let n = i64::from(prev_native).wrapping_add(c.i64().ok_or_else(trunc)?);
                             native_stack =
                                 u32::try_from(n).map_err(|_| bad("native id out of range"))?;
                             prev_native = native_stack;
                         }
                     }
                 }
-                n_events += 1;
+                n_events = n_events
+                    .checked_add(1)
+                    .ok_or_else(|| bad("chunk event count disagrees with its header"))?;
                 f(Record::Event(Event {
                     allocator,
                     thread,
@@ -650,8 +678,105 @@ pub fn decode_records(
         }
     }
     // An open chunk's header counts no events (see FLAG_OPEN).
-    if n_events != u64::from(h.n_events) && h.flags != FLAG_OPEN {
+    if n_events != h.n_events && h.flags != FLAG_OPEN {
         return Err(bad("chunk event count disagrees with its header"));
     }
     Ok(())
+}
+
+/// The parent of node `id` written `back` ids before it; None unless `1 <= back <= id`.
+#[inline]
+fn parent_of(id: u32, back: u64) -> Option<u32> {
+    let back = u32::try_from(back).ok().filter(|&b| b >= 1)?;
+    id.checked_sub(back)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload of a thread record followed by `records` (already encoded).
+    fn payload(records: &[&[u8]]) -> Vec<u8> {
+        let mut out = vec![TAG_THREAD, 1];
+        for r in records {
+            out.extend_from_slice(r);
+        }
+        out
+    }
+
+    /// A malloc event at address delta 0, size 8, with these stack and native id deltas.
+    fn malloc(stack_delta: i64, native_delta: i64) -> Vec<u8> {
+        let mut out = vec![TAG_EVENT | EV_NATIVE | AllocatorType::Malloc as u8, 0, 8];
+        put_u64(&mut out, zigzag(stack_delta));
+        put_u64(&mut out, zigzag(native_delta));
+        out
+    }
+
+    fn decode_error(h: &ChunkHeader, payload: &[u8]) -> String {
+        match decode_records(h, payload, 100, |_| {}) {
+            Ok(()) => panic!("decoded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn id_deltas_that_overflow_are_errors() {
+        let h = ChunkHeader {
+            n_events: 2,
+            ..ChunkHeader::default()
+        };
+        // The second delta would take the id past i64::MAX.
+        let stack = payload(&[&malloc(1, 1), &malloc(i64::MAX, 0)]);
+        assert!(decode_error(&h, &stack).ends_with("stack id out of range"));
+        let native = payload(&[&malloc(1, 1), &malloc(0, i64::MAX)]);
+        assert!(decode_error(&h, &native).ends_with("native id out of range"));
+        let h = ChunkHeader::default();
+        let mut node = vec![TAG_NODE, 1];
+        put_u64(&mut node, zigzag(1));
+        node.push(2);
+        let mut far = vec![TAG_NODE, 1];
+        put_u64(&mut far, zigzag(i64::MAX));
+        far.push(2);
+        assert!(decode_error(&h, &payload(&[&node, &far])).ends_with("code id out of range"));
+    }
+
+    #[test]
+    fn ids_past_u32_max_are_errors() {
+        let code = [TAG_CODE, 0, 0, 1];
+        let h = ChunkHeader {
+            code_base: u32::MAX,
+            ..ChunkHeader::default()
+        };
+        let mut ids = Vec::new();
+        decode_records(&h, &payload(&[&code]), 100, |r| {
+            if let Record::Code(id, _) = r {
+                ids.push(id);
+            }
+        })
+        .unwrap();
+        assert_eq!(ids, [u32::MAX]);
+        assert!(decode_error(&h, &payload(&[&code, &code])).ends_with("code id out of range"));
+        let h = ChunkHeader {
+            node_base: u32::MAX,
+            native_base: u32::MAX,
+            ..ChunkHeader::default()
+        };
+        let node = [TAG_NODE, 1, 0, 2];
+        assert!(decode_error(&h, &payload(&[&node])).ends_with("stack node id out of range"));
+        let native = [TAG_NATIVE_NODE, 1, 0];
+        assert!(decode_error(&h, &payload(&[&native])).ends_with("native node id out of range"));
+    }
+
+    #[test]
+    fn a_short_header_is_truncated() {
+        let b = ChunkHeader::default().encode();
+        for n in 0..CHUNK_HEADER_LEN {
+            let at = b.get(..n).unwrap();
+            assert!(matches!(
+                ChunkHeader::decode(at, 7),
+                Err(FormatError::Truncated { offset: 7 })
+            ));
+        }
+        assert_eq!(ChunkHeader::decode(&b, 7).unwrap(), ChunkHeader::default());
+    }
 }

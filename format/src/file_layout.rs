@@ -1,6 +1,8 @@
 //! The file-level framing around the chunks: the file header at the start and the index footer
 //! with its trailer and fixed-size tail at the end (see FORMAT.md).
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use crate::error::{FormatError, Result};
 use crate::records::{FileFormat, Header, Trailer};
 use crate::varint::{put_bytes, put_u64, Cursor};
@@ -22,6 +24,8 @@ const FLAG_NATIVE: u64 = 1;
 const FLAG_TRACE_PYTHON_ALLOCATORS: u64 = 2;
 const FLAG_FOLLOW_FORK: u64 = 4;
 
+// Writer side: lengths of what this process made, not read from a file.
+#[allow(clippy::arithmetic_side_effects)]
 pub fn encode_file_header(h: &Header) -> Vec<u8> {
     let mut body = Vec::new();
     put_u64(&mut body, u64::from(h.pid));
@@ -62,23 +66,26 @@ pub fn decode_file_prefix(b: &[u8]) -> Result<u32> {
     if b.is_empty() {
         return Err(FormatError::Empty);
     }
-    let n = b.len().min(FILE_MAGIC.len());
-    if b[..n] != FILE_MAGIC[..n] {
+    // As much of the magic as there is.
+    if !FILE_MAGIC.starts_with(b.get(..FILE_MAGIC.len()).unwrap_or(b)) {
         return Err(FormatError::BadMagic);
     }
-    if b.len() < FILE_PREFIX_LEN {
+    // Magic (8), version (2), reserved (2), header body length (4).
+    let Some(&[_, _, _, _, _, _, _, _, v0, v1, _, _, l0, l1, l2, l3]) =
+        b.first_chunk::<FILE_PREFIX_LEN>()
+    else {
         return Err(FormatError::Truncated {
             offset: b.len() as u64,
         });
-    }
-    let version = u16::from_le_bytes([b[8], b[9]]);
+    };
+    let version = u16::from_le_bytes([v0, v1]);
     if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(FormatError::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,
         });
     }
-    let len = u32::from_le_bytes(b[12..16].try_into().unwrap());
+    let len = u32::from_le_bytes([l0, l1, l2, l3]);
     if len > MAX_HEADER_BODY {
         return Err(FormatError::corrupt(12, "header length out of range"));
     }
@@ -142,6 +149,8 @@ pub struct IndexEntry {
 }
 
 /// The footer: `MRIX`, body length (u32), body, CRC-32 of the body (u32), then the tail.
+// Writer side: the offsets of the chunks this process wrote (ascending), not read from a file.
+#[allow(clippy::arithmetic_side_effects)]
 pub fn encode_footer(index: &[IndexEntry], t: &Trailer, footer_offset: u64) -> Vec<u8> {
     let mut body = Vec::new();
     put_u64(&mut body, index.len() as u64);

@@ -16,6 +16,8 @@
 //! and then the ring's chunks numbered `c`, `c + 1`, … in order, up to the first missing one
 //! and through at most one open chunk: exactly the records the tracker had made.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use crate::chunk::{ChunkHeader, CHUNK_HEADER_LEN, FLAG_OPEN};
 use crate::reader::{count_open_chunk, ChunkLoc};
 
@@ -25,6 +27,8 @@ pub const SLOT_PREFIX_LEN: usize = 8;
 pub const SLOT_OVERHEAD: usize = SLOT_PREFIX_LEN + CHUNK_HEADER_LEN;
 
 /// The ring chunk's header: `slots` slots of `stride` bytes.
+// Writer side: the tracker's own ring size, not read from a file.
+#[allow(clippy::arithmetic_side_effects)]
 pub fn ring_header(slots: u32, stride: u32) -> ChunkHeader {
     ChunkHeader {
         flags: crate::chunk::FLAG_RING,
@@ -45,24 +49,30 @@ pub fn ring_chunks(
     first: u64,
 ) -> Vec<ChunkLoc> {
     let stride = header.raw_len as usize;
+    if stride == 0 {
+        return Vec::new(); // zero-byte slots: never from `ChunkHeader::decode`
+    }
     let mut found: Vec<(u64, ChunkLoc)> = Vec::new();
-    for i in 0..header.n_events as usize {
-        let at = i * stride;
-        let Some(slot) = ring.get(at..(at + stride).min(ring.len())) else {
+    let n_slots = header.n_events as usize;
+    // Slots past the end of `ring` are unused; the last one there may be cut short.
+    for (i, slot) in ring.chunks(stride).take(n_slots).enumerate() {
+        let Some((word, rest)) = slot.split_first_chunk::<SLOT_PREFIX_LEN>() else {
             break;
         };
-        let Some(word) = slot.get(..SLOT_PREFIX_LEN) else {
-            break;
+        // 1 + the chunk's sequence number; 0 = unused.
+        let Some(seq) = u64::from_le_bytes(*word).checked_sub(1) else {
+            continue;
         };
-        let seq = u64::from_le_bytes(word.try_into().unwrap());
-        if seq == 0 || seq - 1 < first {
+        if seq < first {
             continue;
         }
-        let offset = ring_offset + (at + SLOT_PREFIX_LEN) as u64;
-        let Ok(h) = ChunkHeader::decode(&slot[SLOT_PREFIX_LEN..], offset) else {
+        let Some(offset) = slot_header_offset(ring_offset, i, stride) else {
+            break;
+        };
+        let Ok(h) = ChunkHeader::decode(rest, offset) else {
             continue;
         };
-        let Some(stored) = slot.get(SLOT_OVERHEAD..SLOT_OVERHEAD + h.stored_len as usize) else {
+        let Some(stored) = h.stored_in(rest) else {
             continue;
         };
         let h = match h.flags {
@@ -73,12 +83,12 @@ pub fn ring_chunks(
             0 if crc32fast::hash(stored) == h.crc32 => h,
             _ => continue,
         };
-        found.push((seq - 1, ChunkLoc { offset, header: h }));
+        found.push((seq, ChunkLoc { offset, header: h }));
     }
     found.sort_by_key(|(seq, _)| *seq);
     let mut out = Vec::new();
     for (k, (seq, loc)) in found.into_iter().enumerate() {
-        if seq != first + k as u64 {
+        if first.checked_add(k as u64) != Some(seq) {
             break;
         }
         let open = loc.header.flags == FLAG_OPEN;
@@ -88,4 +98,10 @@ pub fn ring_chunks(
         }
     }
     out
+}
+
+/// The file offset of the chunk header in slot `i`, for a ring body at `ring_offset`.
+fn slot_header_offset(ring_offset: u64, i: usize, stride: usize) -> Option<u64> {
+    let at = i.checked_mul(stride)?.checked_add(SLOT_PREFIX_LEN)?;
+    ring_offset.checked_add(u64::try_from(at).ok()?)
 }

@@ -1,6 +1,10 @@
 //! Reading captures: a memory-mapped file (random access to chunks, decoded in parallel) or a
 //! stream such as stdin (chunks decoded one after another as they arrive). Both hand decoded
 //! chunks, in file order, to the same consumer, so every analysis has one implementation.
+//!
+//! Every length and offset read from a file is checked, never trusted to fit.
+
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -63,14 +67,26 @@ pub fn decompress(h: &ChunkHeader, stored: &[u8], offset: u64) -> Result<Vec<u8>
         .ok_or_else(|| FormatError::corrupt(offset, "chunk does not decompress"))
 }
 
+/// The bytes of `data` from file offset `offset` on; None past its end.
+fn bytes_from(data: &[u8], offset: u64) -> Option<&[u8]> {
+    data.get(usize::try_from(offset).ok()?..)
+}
+
 fn payload_at(data: &[u8], loc: &ChunkLoc) -> Result<Vec<u8>> {
-    let start = loc.offset as usize + CHUNK_HEADER_LEN;
-    let stored = data
-        .get(start..start + loc.header.stored_len as usize)
+    let stored = bytes_from(data, loc.offset)
+        .and_then(|chunk| loc.header.stored_in(chunk))
         .ok_or(FormatError::Truncated {
             offset: data.len() as u64,
         })?;
     decompress(&loc.header, stored, loc.offset)
+}
+
+/// The file offset where the chunks start: past the prefix and a header body of `body_len`
+/// bytes (as [`decode_file_prefix`] returns it).
+fn chunks_start(body_len: u32) -> Result<usize> {
+    FILE_PREFIX_LEN
+        .checked_add(body_len as usize)
+        .ok_or_else(|| FormatError::corrupt(12, "header length out of range"))
 }
 
 fn decode_chunk_at(data: &[u8], loc: &ChunkLoc) -> Result<Chunk> {
@@ -123,14 +139,14 @@ impl CaptureFile {
 
     fn parse(bytes: Bytes) -> Result<Self> {
         let data = bytes.as_slice();
-        let body_len = decode_file_prefix(data)? as usize;
+        let data_start = chunks_start(decode_file_prefix(data)?)?;
         let body = data
-            .get(FILE_PREFIX_LEN..FILE_PREFIX_LEN + body_len)
+            .get(FILE_PREFIX_LEN..data_start)
             .ok_or(FormatError::Truncated {
                 offset: data.len() as u64,
             })?;
         let header = decode_header_body(body)?;
-        let data_start = (FILE_PREFIX_LEN + body_len) as u64;
+        let data_start = data_start as u64;
         let (chunks, trailer) = match read_footer(data, data_start)? {
             Some((index, trailer)) => (locate_indexed(data, &index)?, Some(trailer)),
             None => (scan_chunks(data, data_start), None),
@@ -149,12 +165,18 @@ impl CaptureFile {
     }
 
     /// Chunk `i`'s payload, checked and decompressed (see [`crate::chunk::decode_records`]).
+    /// Panics unless `i < self.chunks.len()` (the caller's chunk number, not the file's).
     pub fn payload(&self, i: usize) -> Result<Vec<u8>> {
-        payload_at(self.bytes.as_slice(), &self.chunks[i])
+        payload_at(self.bytes.as_slice(), self.chunk(i))
     }
 
+    /// Chunk `i`, decoded. Panics unless `i < self.chunks.len()`, as [`Self::payload`] does.
     pub fn decode_chunk(&self, i: usize) -> Result<Chunk> {
-        decode_chunk_at(self.bytes.as_slice(), &self.chunks[i])
+        decode_chunk_at(self.bytes.as_slice(), self.chunk(i))
+    }
+
+    fn chunk(&self, i: usize) -> &ChunkLoc {
+        self.chunks.get(i).expect("chunk number out of range")
     }
 
     /// Decodes every chunk, `batch` at a time in parallel, and hands them to `f` in file order.
@@ -180,29 +202,34 @@ impl CaptureFile {
 
 /// Reads and checks the footer through the fixed tail; `None` when there is no valid footer.
 fn read_footer(data: &[u8], data_start: u64) -> Result<Option<(Vec<IndexEntry>, Trailer)>> {
-    let n = data.len();
-    if n < data_start as usize + TAIL_LEN || data[n - 8..] != TAIL_MAGIC {
+    let Some((before_tail, tail)) = data.split_last_chunk::<TAIL_LEN>() else {
+        return Ok(None);
+    };
+    let [o0, o1, o2, o3, o4, o5, o6, o7, magic @ ..] = *tail;
+    if (before_tail.len() as u64) < data_start || magic != TAIL_MAGIC {
         return Ok(None);
     }
-    let footer_offset = u64::from_le_bytes(data[n - 16..n - 8].try_into().unwrap());
-    // Every length and offset here comes from the file: checked, never trusted to fit.
-    let end = n - TAIL_LEN;
-    let Some(fo) = usize::try_from(footer_offset)
-        .ok()
-        .filter(|&fo| footer_offset >= data_start && fo.checked_add(12).is_some_and(|e| e <= end))
+    let footer_offset = u64::from_le_bytes([o0, o1, o2, o3, o4, o5, o6, o7]);
+    // The footer: magic, body length, body, checksum, up to the tail.
+    let Some(footer) = Some(footer_offset)
+        .filter(|&fo| fo >= data_start)
+        .and_then(|fo| bytes_from(before_tail, fo))
     else {
         return Ok(None);
     };
-    if data[fo..fo + 4] != FOOTER_MAGIC {
+    let Some((&FOOTER_MAGIC, rest)) = footer.split_first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let Some((body_len, rest)) = rest.split_first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let Some((body, crc)) = rest.split_last_chunk::<4>() else {
+        return Ok(None);
+    };
+    if u32::try_from(body.len()) != Ok(u32::from_le_bytes(*body_len)) {
         return Ok(None);
     }
-    let body_len = u32::from_le_bytes(data[fo + 4..fo + 8].try_into().unwrap()) as usize;
-    if (fo + 12).checked_add(body_len) != Some(end) {
-        return Ok(None);
-    }
-    let body = &data[fo + 8..fo + 8 + body_len];
-    let crc = u32::from_le_bytes(data[end - 4..end].try_into().unwrap());
-    if crc32fast::hash(body) != crc {
+    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
         return Err(FormatError::corrupt(
             footer_offset,
             "footer checksum mismatch",
@@ -215,13 +242,10 @@ fn locate_indexed(data: &[u8], index: &[IndexEntry]) -> Result<Vec<ChunkLoc>> {
     index
         .iter()
         .map(|e| {
-            let at = data
-                .get(e.offset as usize..)
+            let at = bytes_from(data, e.offset)
                 .ok_or_else(|| FormatError::corrupt(e.offset, "index points past the end"))?;
             let header = ChunkHeader::decode(at, e.offset)?;
-            if header.n_events != e.n_events
-                || at.len() < CHUNK_HEADER_LEN + header.stored_len as usize
-            {
+            if header.n_events != e.n_events || header.stored_in(at).is_none() {
                 return Err(FormatError::corrupt(e.offset, "index disagrees with chunk"));
             }
             Ok(ChunkLoc {
@@ -239,20 +263,25 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
     let mut out = Vec::new();
     let mut off = data_start;
     let mut ring = None;
-    while let Some(at) = data.get(off as usize..) {
+    while let Some(at) = bytes_from(data, off) {
         let Ok(header) = ChunkHeader::decode(at, off) else {
             break;
         };
+        let Some(end) = header.end(off) else {
+            break;
+        };
         if header.flags == FLAG_RING {
+            let Some(body_at) = off.checked_add(CHUNK_HEADER_LEN as u64) else {
+                break;
+            };
             if off != data_start {
                 break;
             }
-            ring = Some((off + CHUNK_HEADER_LEN as u64, header));
-            off += (CHUNK_HEADER_LEN + header.stored_len as usize) as u64;
+            ring = Some((at, body_at, header));
+            off = end;
             continue;
         }
-        let end = CHUNK_HEADER_LEN + header.stored_len as usize;
-        let Some(stored) = at.get(CHUNK_HEADER_LEN..end) else {
+        let Some(stored) = header.stored_in(at) else {
             break;
         };
         if header.flags == FLAG_OPEN {
@@ -273,13 +302,14 @@ fn scan_chunks(data: &[u8], data_start: u64) -> Vec<ChunkLoc> {
             offset: off,
             header,
         });
-        off += end as u64;
+        off = end;
     }
-    if let Some((body, header)) = ring {
-        let start = (body as usize).min(data.len());
-        let end = (body as usize + header.stored_len as usize).min(data.len());
+    if let Some((chunk, body_at, header)) = ring {
+        // The ring's body as far as the file has it.
+        let body = chunk.get(CHUNK_HEADER_LEN..).unwrap_or_default();
+        let body = header.stored_in(chunk).unwrap_or(body);
         let first = out.len() as u64;
-        out.extend(ring_chunks(&data[start..end], body, &header, first));
+        out.extend(ring_chunks(body, body_at, &header, first));
     }
     out
 }
@@ -294,14 +324,15 @@ pub(crate) fn count_open_chunk(
     if header.stored_len == 0 {
         return None;
     }
-    let mut n = 0u32;
+    // None once the count passes `u32::MAX`.
+    let mut n = Some(0u32);
     crate::chunk::decode_records(&header, stored, offset, |r| {
         if matches!(r, crate::chunk::Record::Event(_)) {
-            n += 1;
+            n = n.and_then(|n| n.checked_add(1));
         }
     })
     .ok()?;
-    header.n_events = n;
+    header.n_events = n?;
     Some(header)
 }
 
@@ -323,10 +354,11 @@ pub struct StreamReader<R: Read> {
 /// Reads as much as possible into `buf`; returns how many bytes were read before EOF.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
+    while let Some(rest) = buf.get_mut(n..).filter(|rest| !rest.is_empty()) {
+        match r.read(rest) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            // A reader fills at most `rest`: `n` stays within `buf`.
+            Ok(k) => n = n.saturating_add(k).min(buf.len()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -338,18 +370,17 @@ impl<R: Read> StreamReader<R> {
     pub fn new(mut input: R) -> Result<Self> {
         let mut prefix = [0u8; FILE_PREFIX_LEN];
         let n = read_full(&mut input, &mut prefix)?;
-        let body_len = decode_file_prefix(&prefix[..n])? as usize;
-        let mut body = vec![0u8; body_len];
-        if read_full(&mut input, &mut body)? != body_len {
-            return Err(FormatError::Truncated {
-                offset: (FILE_PREFIX_LEN + body_len) as u64,
-            });
+        let body_len = decode_file_prefix(prefix.get(..n).unwrap_or_default())?;
+        let data_start = chunks_start(body_len)? as u64;
+        let mut body = vec![0u8; body_len as usize];
+        if read_full(&mut input, &mut body)? != body.len() {
+            return Err(FormatError::Truncated { offset: data_start });
         }
         let header = decode_header_body(&body)?;
         Ok(StreamReader {
             input,
             header,
-            offset: (FILE_PREFIX_LEN + body_len) as u64,
+            offset: data_start,
             trailer: None,
             done: false,
             taken: 0,
@@ -387,8 +418,15 @@ impl<R: Read> StreamReader<R> {
     pub fn next_stored(&mut self) -> Result<Option<(ChunkLoc, Vec<u8>)>> {
         if let Some(loc) = self.from_ring.pop_front() {
             let (body_at, _, body) = self.ring.as_ref().expect("ring chunks come from a ring");
-            let start = (loc.offset - body_at) as usize + CHUNK_HEADER_LEN;
-            let stored = body[start..start + loc.header.stored_len as usize].to_vec();
+            let stored = loc
+                .offset
+                .checked_sub(*body_at)
+                .and_then(|at| bytes_from(body, at))
+                .and_then(|chunk| loc.header.stored_in(chunk))
+                .ok_or_else(|| {
+                    FormatError::corrupt(loc.offset, "chunk runs past the journal ring")
+                })?
+                .to_vec();
             return Ok(Some((loc, stored)));
         }
         if self.done {
@@ -412,18 +450,20 @@ impl<R: Read> StreamReader<R> {
                     "footer length out of range",
                 ));
             }
-            let mut body = vec![0u8; body_len + 4];
-            if read_full(&mut self.input, &mut body)? < body.len() {
+            let mut body = vec![0u8; body_len];
+            let mut crc = [0u8; 4];
+            if read_full(&mut self.input, &mut body)? < body.len()
+                || read_full(&mut self.input, &mut crc)? < crc.len()
+            {
                 return Ok(None);
             }
-            let crc = u32::from_le_bytes(body[body_len..].try_into().unwrap());
-            if crc32fast::hash(&body[..body_len]) != crc {
+            if crc32fast::hash(&body) != u32::from_le_bytes(crc) {
                 return Err(FormatError::corrupt(
                     self.offset,
                     "footer checksum mismatch",
                 ));
             }
-            let (_, trailer) = decode_footer_body(&body[..body_len], self.offset)?;
+            let (_, trailer) = decode_footer_body(&body, self.offset)?;
             let mut tail = [0u8; TAIL_LEN];
             if read_full(&mut self.input, &mut tail)? == TAIL_LEN && tail[8..] == TAIL_MAGIC {
                 self.trailer = Some(trailer);
@@ -444,13 +484,17 @@ impl<R: Read> StreamReader<R> {
                     "journal ring after chunks",
                 ));
             }
+            let (body_at, end) = self
+                .offset
+                .checked_add(CHUNK_HEADER_LEN as u64)
+                .zip(header.end(self.offset))
+                .ok_or_else(|| FormatError::corrupt(self.offset, "chunk offset out of range"))?;
             // Read as it arrives (never reserved whole from a header's word).
             let mut body = Vec::new();
             (&mut self.input)
                 .take(u64::from(header.stored_len))
                 .read_to_end(&mut body)?;
-            let body_at = self.offset + CHUNK_HEADER_LEN as u64;
-            self.offset = body_at + u64::from(header.stored_len);
+            self.offset = end;
             let cut = body.len() < header.stored_len as usize;
             self.ring = Some((body_at, header, body));
             if cut {
@@ -466,7 +510,9 @@ impl<R: Read> StreamReader<R> {
             offset: self.offset,
             header,
         };
-        self.offset += (CHUNK_HEADER_LEN + stored.len()) as u64;
+        self.offset = header
+            .end(self.offset)
+            .ok_or_else(|| FormatError::corrupt(self.offset, "chunk offset out of range"))?;
         if header.flags == FLAG_OPEN {
             // A killed process's last chunk: nothing follows it.
             self.done = true;
@@ -475,7 +521,10 @@ impl<R: Read> StreamReader<R> {
                 None => return Ok(None),
             }
         }
-        self.taken += 1;
+        self.taken = self
+            .taken
+            .checked_add(1)
+            .ok_or_else(|| FormatError::corrupt(loc.offset, "too many chunks"))?;
         Ok(Some((loc, stored)))
     }
 
@@ -547,9 +596,9 @@ impl Capture {
     ) -> Result<Option<Trailer>> {
         match self {
             Capture::File(file) => {
-                for i in 0..file.chunks.len() {
-                    let payload = file.payload(i)?;
-                    f(&file.chunks[i], &payload)?;
+                for loc in &file.chunks {
+                    let payload = payload_at(file.bytes.as_slice(), loc)?;
+                    f(loc, &payload)?;
                 }
                 Ok(file.trailer)
             }

@@ -1,5 +1,7 @@
 //! LEB128 variable-length integers and zigzag mapping: the primitive encoding of every record field.
 
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 /// Appends `v` as unsigned LEB128 (7 bits per byte, high bit = more bytes follow).
 #[inline]
 pub fn put_u64(out: &mut Vec<u8>, mut v: u64) {
@@ -19,7 +21,7 @@ pub fn zigzag(v: i64) -> u64 {
 /// Inverse of [`zigzag`].
 #[inline]
 pub fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
+    ((v >> 1) as i64) ^ ((v & 1) as i64).wrapping_neg()
 }
 
 /// Appends a length-prefixed byte string.
@@ -31,37 +33,43 @@ pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// A bounds-checked cursor over an encoded byte slice. Every read fails cleanly (None) at the end
 /// of the input instead of panicking, so corrupt data can never crash a reader.
 pub struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    /// The bytes not read yet (the end of the input).
+    rest: &'a [u8],
+    /// The whole input's length.
+    len: usize,
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Cursor { buf, pos: 0 }
+        Cursor {
+            rest: buf,
+            len: buf.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
+        self.rest.is_empty()
     }
 
     pub fn position(&self) -> usize {
-        self.pos
+        // `rest` is the end of the input: never saturates.
+        self.len.saturating_sub(self.rest.len())
     }
 
     #[inline]
     pub fn u8(&mut self) -> Option<u8> {
-        let b = *self.buf.get(self.pos)?;
-        self.pos += 1;
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
         Some(b)
     }
 
     #[inline]
     pub fn u64(&mut self) -> Option<u64> {
         let mut result = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let b = *self.buf.get(self.pos)?;
-            self.pos += 1;
+        // 7 bits a byte: at most 10 bytes, the last holding bit 63 only.
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = self.rest.split_first()?;
+            self.rest = rest;
             if shift == 63 && b > 1 {
                 return None; // overflows u64
             }
@@ -69,11 +77,8 @@ impl<'a> Cursor<'a> {
             if b & 0x80 == 0 {
                 return Some(result);
             }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
         }
+        None
     }
 
     #[inline]
@@ -88,9 +93,8 @@ impl<'a> Cursor<'a> {
 
     pub fn bytes(&mut self) -> Option<&'a [u8]> {
         let len = usize::try_from(self.u64()?).ok()?;
-        let end = self.pos.checked_add(len)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
+        let (s, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
         Some(s)
     }
 
@@ -127,6 +131,20 @@ mod tests {
             out.pop();
             prop_assert_eq!(Cursor::new(&out).u64(), None);
         }
+    }
+
+    #[test]
+    fn position_counts_the_bytes_read() {
+        let mut out = Vec::new();
+        put_u64(&mut out, 300);
+        put_bytes(&mut out, b"abc");
+        let mut c = Cursor::new(&out);
+        assert_eq!(c.u64(), Some(300));
+        assert_eq!(c.position(), 2);
+        assert_eq!(c.bytes(), Some(&b"abc"[..]));
+        assert_eq!(c.position(), 6);
+        assert!(c.is_empty());
+        assert_eq!(c.bytes(), None);
     }
 
     #[test]
