@@ -292,3 +292,22 @@ def test_set_log_level_and_exports():
                  "MemorySnapshot", "Metadata", "Tracker", "FileDestination", "SocketDestination",
                  "dump_all_records", "set_log_level", "load_ipython_extension", "__version__"):
         assert hasattr(memray, name), name
+
+
+def test_a_crafted_footer_offset_is_one_clear_error(tmp_path, capture):
+    """The tail's footer offset set to 2^64 - 6 (#19): once a panic in every reader, now the
+    usual one-line error, from FileReader and from the programs alike."""
+    path, _ = capture
+    data = bytearray(open(path, "rb").read())
+    assert data[-8:] == b"MRYEND01"
+    data[-16:-8] = (2**64 - 6).to_bytes(8, "little")
+    crafted = tmp_path / "crafted.bin"
+    crafted.write_bytes(bytes(data))
+    with pytest.raises(OSError, match="corrupt at byte"):
+        memray.FileReader(crafted)
+    for name in ("memray-stats", "memray-summary", "memray-flamegraph"):
+        proc = subprocess.run([program(name), str(crafted)], capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == 1, (name, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "footer offset" in proc.stderr and "panicked" not in proc.stderr

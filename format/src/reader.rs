@@ -207,27 +207,29 @@ fn read_footer(data: &[u8], data_start: u64) -> Result<Option<(Vec<IndexEntry>, 
     };
     let [o0, o1, o2, o3, o4, o5, o6, o7, magic @ ..] = *tail;
     if (before_tail.len() as u64) < data_start || magic != TAIL_MAGIC {
+        // No tail: the writer did not finish (the capture was cut short).
         return Ok(None);
     }
+    // A tail is there, so the writer finished: a footer that does not fit it is damage, not a
+    // capture cut short.
+    let tail_at = before_tail.len() as u64;
     let footer_offset = u64::from_le_bytes([o0, o1, o2, o3, o4, o5, o6, o7]);
-    // The footer: magic, body length, body, checksum, up to the tail.
-    let Some(footer) = Some(footer_offset)
+    let bad_offset = || FormatError::corrupt(tail_at, "footer offset out of range");
+    let footer = Some(footer_offset)
         .filter(|&fo| fo >= data_start)
         .and_then(|fo| bytes_from(before_tail, fo))
-    else {
-        return Ok(None);
+        .ok_or_else(bad_offset)?;
+    let not_a_footer = || FormatError::corrupt(footer_offset, "no footer where the tail points");
+    let (&FOOTER_MAGIC, rest) = footer.split_first_chunk::<4>().ok_or_else(not_a_footer)? else {
+        return Err(not_a_footer());
     };
-    let Some((&FOOTER_MAGIC, rest)) = footer.split_first_chunk::<4>() else {
-        return Ok(None);
-    };
-    let Some((body_len, rest)) = rest.split_first_chunk::<4>() else {
-        return Ok(None);
-    };
-    let Some((body, crc)) = rest.split_last_chunk::<4>() else {
-        return Ok(None);
-    };
+    let (body_len, rest) = rest.split_first_chunk::<4>().ok_or_else(not_a_footer)?;
+    let (body, crc) = rest.split_last_chunk::<4>().ok_or_else(not_a_footer)?;
     if u32::try_from(body.len()) != Ok(u32::from_le_bytes(*body_len)) {
-        return Ok(None);
+        return Err(FormatError::corrupt(
+            footer_offset,
+            "footer length disagrees with the tail",
+        ));
     }
     if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
         return Err(FormatError::corrupt(

@@ -1,7 +1,7 @@
-//! The footer offset in a capture's last 16 bytes is read from the file: any value, however
-//! large, leaves the reader with the capture read as cut short (its chunks found by scanning),
-//! never a panic. Found by hand for #19: 2^64 - 6 wrapped the bounds check and indexed past the
-//! end of the file.
+//! The footer offset in a capture's last 16 bytes is read from the file: a value that does not
+//! point at the footer makes the capture corrupt (one line of error), however large it is, never
+//! a panic. Found by hand for #19: 2^64 - 6 wrapped the bounds check and indexed past the end of
+//! the file. A capture without its tail is one cut short: its chunks are found by scanning.
 
 use memray_format::*;
 
@@ -36,7 +36,7 @@ fn capture() -> Vec<u8> {
 }
 
 #[test]
-fn any_footer_offset_reads_as_a_capture_cut_short() {
+fn a_footer_offset_that_does_not_fit_is_one_clear_error() {
     let intact = capture();
     let n = intact.len() as u64;
     let (all, complete) = sizes(intact.clone());
@@ -57,8 +57,21 @@ fn any_footer_offset_reads_as_a_capture_cut_short() {
         let mut bytes = intact.clone();
         let at = bytes.len() - 16;
         bytes[at..at + 8].copy_from_slice(&offset.to_le_bytes());
-        let (read, complete) = sizes(bytes);
-        assert!(!complete, "footer offset {offset}");
-        assert_eq!(read, all, "footer offset {offset}");
+        let err = CaptureFile::from_vec(bytes).expect_err(&format!("footer offset {offset}"));
+        let message = err.to_string();
+        assert!(
+            message.starts_with("the capture is corrupt at byte"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
     }
+}
+
+#[test]
+fn without_its_tail_a_capture_reads_as_cut_short() {
+    let intact = capture();
+    let (all, _) = sizes(intact.clone());
+    let (read, complete) = sizes(intact[..intact.len() - 16].to_vec());
+    assert!(!complete);
+    assert_eq!(read, all);
 }

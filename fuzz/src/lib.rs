@@ -14,8 +14,11 @@ pub mod reports;
 pub mod seeds;
 pub mod targets;
 
+/// A fuzz target: a function of the input bytes.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the name of its corpus folder and of its program `fuzz-<name>`).
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("file", targets::file),
     ("tail", targets::tail),
     ("records", targets::records),
