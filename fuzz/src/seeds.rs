@@ -54,7 +54,10 @@ pub fn split_payload_input(data: &[u8]) -> Option<(PayloadFlags, &[u8])> {
 
 /// Where a complete capture's footer starts, from its tail.
 pub fn footer_offset(capture: &[u8]) -> Option<usize> {
-    let tail = capture.len().checked_sub(TAIL_LEN).and_then(|at| capture.get(at..))?;
+    let tail = capture
+        .len()
+        .checked_sub(TAIL_LEN)
+        .and_then(|at| capture.get(at..))?;
     if tail[8..] != TAIL_MAGIC {
         return None;
     }
@@ -124,8 +127,20 @@ pub fn small_capture() -> Vec<u8> {
         for (i, thread) in [1u32, 2].into_iter().enumerate() {
             let base = 0x1000 * (i as u64 + 1);
             w.event(&event(AllocatorType::Malloc, thread, base, 100, leaf))?;
-            w.event(&event(AllocatorType::Calloc, thread, base + 0x100, 64, root))?;
-            w.event(&event(AllocatorType::PymallocMalloc, thread, base + 0x200, 32, leaf))?;
+            w.event(&event(
+                AllocatorType::Calloc,
+                thread,
+                base + 0x100,
+                64,
+                root,
+            ))?;
+            w.event(&event(
+                AllocatorType::PymallocMalloc,
+                thread,
+                base + 0x200,
+                32,
+                leaf,
+            ))?;
             w.memory_sample(&MemorySample {
                 time_ms: 1_700_000_000_010 + i as u64 * 10,
                 rss: 1 << 20,
@@ -239,7 +254,10 @@ pub fn from_capture(capture: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     // stands on its own.
     if let Some(p) = f.payload(0).ok().filter(|p| p.len() <= MAX_SEED_PAYLOAD) {
         let n_events = f.chunks[0].header.n_events;
-        out.push((target, payload_input(PayloadFlags { n_events, ..flags }, &p)));
+        out.push((
+            target,
+            payload_input(PayloadFlags { n_events, ..flags }, &p),
+        ));
     }
     out
 }
