@@ -261,7 +261,7 @@ impl Pass {
     fn settle(&mut self, e: &Event, pos: u32, loc: Option<u32>) {
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree => {
-                self.out.n_deallocations += 1;
+                self.out.n_deallocations = self.out.n_deallocations.saturating_add(1);
                 match self.blocks.get_mut(&e.address) {
                     Some(b) if b.1 != DEAD => {
                         let (size, loc, born) = *b;
@@ -285,12 +285,12 @@ impl Pass {
             }
             _ => {
                 let loc = loc.unwrap_or_default();
-                self.out.n_allocations += 1;
+                self.out.n_allocations = self.out.n_allocations.saturating_add(1);
                 self.out.bytes_allocated = self.out.bytes_allocated.saturating_add(e.size);
                 self.out.alloc_sum += u128::from(e.size);
                 let t = &mut self.out.totals[loc as usize];
                 t.0 = t.0.saturating_add(e.size);
-                t.1 += 1;
+                t.1 = t.1.saturating_add(1);
                 let block = (e.size, loc, self.interval);
                 // Addresses come back again and again: update in place when seen before.
                 match self.blocks.get_mut(&e.address) {
@@ -338,7 +338,7 @@ impl Pass {
     fn sample(&mut self, m: MemorySample) {
         self.close_stretch();
         self.out.steps.push(Step::Sample(m));
-        self.interval += 1;
+        self.interval = self.interval.saturating_add(1);
     }
 
     fn finish(mut self) -> Summary {

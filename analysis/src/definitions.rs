@@ -50,7 +50,7 @@ impl Definitions {
         for t in chunk.thread_names.drain(..) {
             self.thread_names.insert(t.thread, t.name);
         }
-        let first_native_node = chunk.native_base + 1;
+        let first_native_node = chunk.native_base.saturating_add(1);
         for img in chunk.images.drain(..) {
             match img {
                 Some(i) => match self.image_generations.last_mut() {

@@ -48,7 +48,8 @@ pub fn by_function_in(
     coverage: f64,
     hide_irrelevant: bool,
 ) -> Vec<(FunctionRow, u32)> {
-    let total: u64 = groups.iter().map(|g| g.size).sum();
+    // Exact sums (only compared), so that sizes adding up past 2^64 still cover in order.
+    let total: u128 = groups.iter().map(|g| u128::from(g.size)).sum();
     let limit = coverage * total as f64;
     let mut index: FxHashMap<(String, String), usize> = FxHashMap::default();
     let mut rows: Vec<FunctionRow> = Vec::new();
@@ -73,12 +74,12 @@ pub fn by_function_in(
                 rows.len() - 1
             })
     };
-    let mut covered = 0u64;
+    let mut covered = 0u128;
     for g in groups {
         if covered as f64 >= limit && total > 0 {
             break;
         }
-        covered += g.size;
+        covered += u128::from(g.size);
         let frames = visible_frames_in(
             defs,
             main_thread,
@@ -89,9 +90,10 @@ pub fn by_function_in(
         );
         if frames.is_empty() {
             let i = row(&mut rows, &mut lines, "???", "???");
-            rows[i].own_bytes += g.size;
-            rows[i].total_bytes += g.size;
-            rows[i].count += g.count;
+            let r = &mut rows[i];
+            r.own_bytes = r.own_bytes.saturating_add(g.size);
+            r.total_bytes = r.total_bytes.saturating_add(g.size);
+            r.count = r.count.saturating_add(g.count);
             continue;
         }
         let mut seen: FxHashSet<usize> = FxHashSet::default();
@@ -103,12 +105,14 @@ pub fn by_function_in(
             if !seen.insert(i) {
                 continue;
             }
+            let r = &mut rows[i];
             if depth == 0 {
-                rows[i].own_bytes += g.size;
+                r.own_bytes = r.own_bytes.saturating_add(g.size);
             }
-            rows[i].total_bytes += g.size;
-            rows[i].count += g.count;
-            *lines[i].entry(f.line).or_default() += g.size;
+            r.total_bytes = r.total_bytes.saturating_add(g.size);
+            r.count = r.count.saturating_add(g.count);
+            let line = lines[i].entry(f.line).or_default();
+            *line = line.saturating_add(g.size);
         }
     }
     rows.into_iter()

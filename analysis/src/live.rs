@@ -94,7 +94,7 @@ impl LiveData {
     fn feed(&mut self, mut chunk: memray_format::chunk::Chunk) -> Result<()> {
         self.defs.absorb(&mut chunk)?;
         self.replay.feed(&chunk);
-        self.chunks += 1;
+        self.chunks = self.chunks.saturating_add(1);
         let samples: Vec<_> = self.replay.drain_snapshots().collect();
         for s in samples {
             let sec = s.time_ms / 1000;

@@ -158,6 +158,6 @@ impl ChunkContext<'_> {
 
     /// The capture's interval of the chunk's interval `local`.
     pub fn interval(&self, local: u32) -> u32 {
-        self.interval_base + local
+        self.interval_base.saturating_add(local)
     }
 }

@@ -10,6 +10,7 @@
 //! chunks are replayed on the calling thread.
 
 use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -70,7 +71,9 @@ pub fn replay_capture(
                     let Job::Mapped(i) = job else { unreachable!() };
                     let loc = &file.chunks[i];
                     m.merge(s, &loc.header, loc.offset, &|| file.payload(i))?;
-                    done += CHUNK_HEADER_LEN as u64 + u64::from(loc.header.stored_len);
+                    done = done
+                        .saturating_add(CHUNK_HEADER_LEN as u64)
+                        .saturating_add(u64::from(loc.header.stored_len));
                     progress(done, Some(total));
                     Ok(())
                 },
@@ -97,7 +100,9 @@ pub fn replay_capture(
                     };
                     let payload = sum.payload.take().unwrap_or_default();
                     m.merge(sum, &loc.header, loc.offset, &|| Ok(payload.clone()))?;
-                    done += CHUNK_HEADER_LEN as u64 + u64::from(loc.header.stored_len);
+                    done = done
+                        .saturating_add(CHUNK_HEADER_LEN as u64)
+                        .saturating_add(u64::from(loc.header.stored_len));
                     progress(done, None);
                     Ok(())
                 },
@@ -150,7 +155,7 @@ fn run(
     }
     let (job_tx, job_rx) = mpsc::channel::<(usize, Job)>();
     let job_rx = Mutex::new(job_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Job, Result<Summary>)>();
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Job, std::thread::Result<Result<Summary>>)>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
@@ -158,7 +163,11 @@ fn run(
             scope.spawn(move || loop {
                 let next = job_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((i, job))) = next else { return };
-                let s = replay_job(&job, pass, payload, chunks);
+                // A panic goes to the calling thread, which raises it again: a worker that
+                // died with its chunk would leave the merge waiting for that chunk forever.
+                let s = panic::catch_unwind(AssertUnwindSafe(|| {
+                    replay_job(&job, pass, payload, chunks)
+                }));
                 if done_tx.send((i, job, s)).is_err() {
                     return;
                 }
@@ -169,7 +178,9 @@ fn run(
         let mut sent = 0usize;
         let mut merged = 0usize;
         let mut exhausted = false;
-        let mut ready: BTreeMap<usize, (Job, Result<Summary>)> = BTreeMap::new();
+        let mut ready: BTreeMap<usize, (Job, std::thread::Result<Result<Summary>>)> =
+            BTreeMap::new();
+        let mut panicked = None;
         let result = (|| {
             loop {
                 while !exhausted && sent - merged < limit {
@@ -190,12 +201,21 @@ fn run(
                 };
                 ready.insert(i, (job, s));
                 while let Some((job, s)) = ready.remove(&merged) {
-                    merge(s?, job)?;
+                    match s {
+                        Ok(s) => merge(s?, job)?,
+                        Err(p) => {
+                            panicked = Some(p);
+                            return Ok(());
+                        }
+                    }
                     merged += 1;
                 }
             }
         })();
         drop(job_tx);
+        if let Some(p) = panicked {
+            panic::resume_unwind(p);
+        }
         result
     })
 }

@@ -98,7 +98,8 @@ pub struct Replay {
     n_allocations: u64,
     n_deallocations: u64,
     bytes_allocated: u64,
-    /// The exact sum of every size allocated by the chunks applied so far; past 2^64 the
+    /// The exact sum of every size allocated by the chunks applied so far (and of the leaked
+    /// bytes and counts an aggregated capture's records start locations with); past 2^64 the
     /// saturating sums depend on the order, so [`Replay::apply`] replays every later chunk
     /// event by event.
     alloc_sum: u128,
@@ -227,12 +228,18 @@ impl Replay {
             s.total_count = s.total_count.saturating_add(a.total_count);
             s.gen = gen;
             self.heap = self.heap.saturating_add(a.leaked_bytes);
+            // The live figures these start from count towards the sums past which a chunk's
+            // wrapping net changes are no longer exact (see `apply`).
+            self.alloc_sum = self
+                .alloc_sum
+                .saturating_add(u128::from(a.leaked_bytes))
+                .saturating_add(u128::from(a.leaked_count));
         }
         if let Some(t) = chunk.aggregate_totals {
             self.peak = t.peak_memory;
             self.n_allocations = t.n_allocations;
             self.n_deallocations = t.n_deallocations;
-            self.n_events = t.n_allocations + t.n_deallocations;
+            self.n_events = t.n_allocations.saturating_add(t.n_deallocations);
             self.bytes_allocated = t.bytes_allocated;
         }
     }
@@ -279,7 +286,7 @@ impl Replay {
         for o in &mut self.observers {
             o.sample(&sample);
         }
-        self.interval += 1;
+        self.interval = self.interval.saturating_add(1);
     }
 
     /// Brings a location's at-peak figures up to date before it changes.
@@ -343,7 +350,7 @@ impl Replay {
         }
         let s = self.touch(idx);
         s.live_bytes = s.live_bytes.saturating_sub(bytes);
-        s.live_count -= count;
+        s.live_count = s.live_count.saturating_sub(count);
         self.heap = self.heap.saturating_sub(bytes);
     }
 
@@ -351,10 +358,11 @@ impl Replay {
     /// when a chunk observer already was).
     #[inline]
     fn event(&mut self, e: &Event, tell: bool) {
-        self.n_events += 1;
+        let index = self.n_events;
+        self.n_events = index.saturating_add(1);
         match e.allocator {
             AllocatorType::Free | AllocatorType::PymallocFree | AllocatorType::Munmap => {
-                self.n_deallocations += 1;
+                self.n_deallocations = self.n_deallocations.saturating_add(1);
                 if tell {
                     for o in &mut self.observers {
                         o.free(e);
@@ -367,7 +375,7 @@ impl Replay {
                 }
             }
             _ => {
-                self.n_allocations += 1;
+                self.n_allocations = self.n_allocations.saturating_add(1);
                 self.bytes_allocated = self.bytes_allocated.saturating_add(e.size);
                 let idx = self.loc_index(e);
                 if tell {
@@ -392,11 +400,11 @@ impl Replay {
                 }
                 let s = self.touch(idx);
                 s.total_bytes = s.total_bytes.saturating_add(e.size);
-                s.total_count += 1;
+                s.total_count = s.total_count.saturating_add(1);
                 s.live_bytes = s.live_bytes.saturating_add(e.size);
-                s.live_count += 1;
+                s.live_count = s.live_count.saturating_add(1);
                 self.heap = self.heap.saturating_add(e.size);
-                self.after_allocation(self.n_events - 1);
+                self.after_allocation(index);
             }
         }
     }
@@ -415,7 +423,8 @@ impl Replay {
         // Memray's rule: a later state equal to the peak becomes the peak.
         if self.heap >= self.peak {
             self.peak = self.heap;
-            self.peak_gen += 1;
+            // A generation is only compared for equality: wrapping keeps it changing.
+            self.peak_gen = self.peak_gen.wrapping_add(1);
             self.peak_event = event;
         }
         for o in &mut self.observers {
@@ -508,7 +517,7 @@ impl Replay {
             // The mapping counts as one allocation while any piece of it remains; a split
             // leaves one allocation per piece.
             let s_stats = self.touch(idx);
-            s_stats.live_count = s_stats.live_count + pieces - 1;
+            s_stats.live_count = s_stats.live_count.saturating_add(pieces).saturating_sub(1);
             s_stats.live_bytes = s_stats.live_bytes.saturating_sub(removed);
             self.heap = self.heap.saturating_sub(removed);
         }
@@ -541,30 +550,38 @@ impl Replay {
         for (i, &(bytes, count)) in s.totals.iter().enumerate() {
             let st = &mut self.locs[index[i] as usize].1;
             st.total_bytes = st.total_bytes.saturating_add(bytes);
-            st.total_count += count;
+            st.total_count = st.total_count.saturating_add(count);
         }
-        self.n_allocations += s.n_allocations;
-        self.n_deallocations += s.n_deallocations;
+        self.n_allocations = self.n_allocations.saturating_add(s.n_allocations);
+        self.n_deallocations = self.n_deallocations.saturating_add(s.n_deallocations);
         self.bytes_allocated = self.bytes_allocated.saturating_add(s.bytes_allocated);
         for step in s.steps {
             match step {
                 Step::Delta { loc, bytes, count } => {
                     self.apply_delta(index[loc as usize], bytes, count)
                 }
-                Step::Candidate { event } => self.after_allocation(base + u64::from(event)),
+                Step::Candidate { event } => {
+                    self.after_allocation(base.saturating_add(u64::from(event)))
+                }
                 Step::Sample(m) => self.sample(m.time_ms, m.rss),
                 Step::Free { address } => self.free_block(address),
                 Step::Ranged { event, e } => {
                     // The chunk observers saw the event; the replay settles what it does.
-                    self.n_events = base + u64::from(event);
+                    self.n_events = base.saturating_add(u64::from(event));
                     self.event(&e, false);
                 }
             }
         }
-        self.n_events = base + u64::from(s.n_events);
+        self.n_events = base.saturating_add(u64::from(s.n_events));
         for (address, size, loc, born) in s.survivors {
-            self.blocks
-                .insert(address, (size, index[loc as usize], interval_base + born));
+            self.blocks.insert(
+                address,
+                (
+                    size,
+                    index[loc as usize],
+                    interval_base.saturating_add(born),
+                ),
+            );
         }
         let chunk = ChunkContext {
             index: &index,

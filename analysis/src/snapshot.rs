@@ -91,8 +91,8 @@ fn group(
                 });
                 out.len() - 1
             });
-        out[i].size += bytes;
-        out[i].count += count;
+        out[i].size = out[i].size.saturating_add(bytes);
+        out[i].count = out[i].count.saturating_add(count);
     }
     out
 }

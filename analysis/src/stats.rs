@@ -71,7 +71,7 @@ pub fn histogram(size_counts: &FxHashMap<u64, u64>, bins: usize) -> Vec<Bin> {
                 (x as usize).min(bins - 1)
             }
         };
-        counts[b] += n;
+        counts[b] = counts[b].saturating_add(n);
     }
     let mut start = 0u64;
     (0..bins)
@@ -120,7 +120,8 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
         if s.total_count == 0 {
             continue;
         }
-        *by_alloc.entry(key.allocator).or_default() += s.total_count;
+        let n = by_alloc.entry(key.allocator).or_default();
+        *n = n.saturating_add(s.total_count);
         let name = location_name(&a.defs, key.stack);
         let i = *loc_index.entry(name.clone()).or_insert_with(|| {
             locs.push(Ranked {
@@ -131,14 +132,14 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
             located.push(a.defs.top_frame(key.stack).is_some());
             locs.len() - 1
         });
-        locs[i].bytes += s.total_bytes;
-        locs[i].count += s.total_count;
+        locs[i].bytes = locs[i].bytes.saturating_add(s.total_bytes);
+        locs[i].count = locs[i].count.saturating_add(s.total_count);
         let e = by_stack.entry(key.stack).or_insert_with(|| {
             stack_order.push(key.stack);
             (0, 0)
         });
-        e.0 += s.total_bytes;
-        e.1 += s.total_count;
+        e.0 = e.0.saturating_add(s.total_bytes);
+        e.1 = e.1.saturating_add(s.total_count);
     }
     let mut allocator_distribution: Vec<(AllocatorType, u64)> = by_alloc.into_iter().collect();
     allocator_distribution.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -157,8 +158,8 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
             });
             mods.len() - 1
         });
-        mods[i].bytes += bytes;
-        mods[i].count += count;
+        mods[i].bytes = mods[i].bytes.saturating_add(bytes);
+        mods[i].count = mods[i].count.saturating_add(count);
     }
     let stable = |v: &Vec<Ranked>, key: fn(&Ranked) -> u64| {
         let mut v = v.clone();

@@ -95,8 +95,8 @@ fn coarse_runs(runs: &[Run], peaks: &[u64], stride: u32) -> Vec<Run> {
             (0, 0)
         } else {
             (
-                (k - 1) * stride + 1,
-                (k * stride).min(n_full.saturating_sub(1)),
+                (k - 1).saturating_mul(stride).saturating_add(1),
+                k.saturating_mul(stride).min(n_full.saturating_sub(1)),
             )
         };
         let mut best = lo;
@@ -112,7 +112,7 @@ fn coarse_runs(runs: &[Run], peaks: &[u64], stride: u32) -> Vec<Run> {
         .iter()
         .flat_map(|r| {
             let k = coarse(r.0, stride);
-            [k, k + 1]
+            [k, k.saturating_add(1)]
         })
         .filter(|&k| k <= coarse(n_full.saturating_sub(1), stride))
         .collect();
@@ -130,7 +130,7 @@ fn coarse_runs(runs: &[Run], peaks: &[u64], stride: u32) -> Vec<Run> {
     out
 }
 
-/// Sums piecewise-constant run lists into one.
+/// Sums piecewise-constant run lists into one (saturating at `u64::MAX`).
 fn sum_runs(members: &[Vec<Run>]) -> Vec<Run> {
     if members.len() == 1 {
         return members[0].clone();
@@ -142,20 +142,24 @@ fn sum_runs(members: &[Vec<Run>]) -> Vec<Run> {
         .collect();
     starts.sort_unstable_by_key(|s| (s.0, s.1));
     let mut current = vec![(0u64, 0u64); members.len()];
-    let mut total = (0u64, 0u64);
+    // Exact sums of the members' current values (a running total taken apart again as a
+    // member changes cannot saturate), saturated as they are written out.
+    let mut total = (0u128, 0u128);
+    let saturated = |x: u128| u64::try_from(x).unwrap_or(u64::MAX);
     let mut out = Vec::new();
     let mut i = 0;
     while i < starts.len() {
         let k = starts[i].0;
         while i < starts.len() && starts[i].0 == k {
             let (_, m, b, c) = starts[i];
-            total.0 = total.0 - current[m].0 + b;
-            total.1 = total.1 - current[m].1 + c;
+            total.0 = total.0 - u128::from(current[m].0) + u128::from(b);
+            total.1 = total.1 - u128::from(current[m].1) + u128::from(c);
             current[m] = (b, c);
             i += 1;
         }
-        if out.last().map(|r: &Run| (r.1, r.2)) != Some(total) {
-            out.push((k, total.0, total.1));
+        let sum = (saturated(total.0), saturated(total.1));
+        if out.last().map(|r: &Run| (r.1, r.2)) != Some(sum) {
+            out.push((k, sum.0, sum.1));
         }
     }
     out
@@ -239,8 +243,8 @@ pub fn allocation_records(
         let e = per_group[group_of[l.location as usize]]
             .entry(key)
             .or_default();
-        e.0 += l.count;
-        e.1 += l.bytes;
+        e.0 = e.0.saturating_add(l.count);
+        e.1 = e.1.saturating_add(l.bytes);
     }
     groups
         .into_iter()

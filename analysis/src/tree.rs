@@ -55,6 +55,15 @@ fn node(parent: u32, function: &str, filename: &str, line: u32, thread: u32) -> 
     }
 }
 
+impl TreeNode {
+    /// Counts group `g` in this node (saturating: a node's bytes never exceed its parent's,
+    /// whatever the sizes).
+    fn add(&mut self, g: &Aggregate) {
+        self.bytes = self.bytes.saturating_add(g.size);
+        self.count = self.count.saturating_add(g.count);
+    }
+}
+
 impl CallTree {
     pub fn build(a: &Analysis, groups: &[Aggregate], opts: TreeOptions) -> CallTree {
         Self::build_with_leaves(a, groups, opts).0
@@ -79,11 +88,9 @@ impl CallTree {
                     nodes[0].children.push(id);
                     id
                 });
-                nodes[cur as usize].bytes += g.size;
-                nodes[cur as usize].count += g.count;
+                nodes[cur as usize].add(g);
             }
-            nodes[0].bytes += g.size;
-            nodes[0].count += g.count;
+            nodes[0].add(g);
             let mut frames = visible_frames(a, g.stack, g.native_stack, g.thread);
             // The interpreter's own call machinery is left out of trees (Memray's rule).
             if g.native_stack != 0 {
@@ -109,8 +116,7 @@ impl CallTree {
                         id
                     }
                 };
-                nodes[id as usize].bytes += g.size;
-                nodes[id as usize].count += g.count;
+                nodes[id as usize].add(g);
                 cur = id;
             }
             leaves.push(cur);

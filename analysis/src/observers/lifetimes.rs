@@ -27,8 +27,8 @@ type LifetimeMap = FxHashMap<(u32, u32, u32), (u64, u64)>;
 
 fn add(map: &mut LifetimeMap, key: (u32, u32, u32), bytes: u64, count: u64) {
     let e = map.entry(key).or_default();
-    e.0 += bytes;
-    e.1 += count;
+    e.0 = e.0.saturating_add(bytes);
+    e.1 = e.1.saturating_add(count);
 }
 
 /// The lifetimes of everything freed so far.
@@ -51,8 +51,8 @@ impl Observer for Lifetimes {
         let mut still: FxHashMap<(u32, u32), (u64, u64)> = FxHashMap::default();
         for (size, idx, born) in end.live_blocks() {
             let e = still.entry((idx, born)).or_default();
-            e.0 += size;
-            e.1 += 1;
+            e.0 = e.0.saturating_add(size);
+            e.1 = e.1.saturating_add(1);
         }
         let mut all: Vec<Lifetime> = self
             .freed

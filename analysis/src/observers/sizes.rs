@@ -17,7 +17,8 @@ pub struct SizeHistogram {
 
 impl Observer for SizeHistogram {
     fn allocation(&mut self, a: &Allocation<'_>) {
-        *self.sizes.entry(a.event.size).or_default() += 1;
+        let n = self.sizes.entry(a.event.size).or_default();
+        *n = n.saturating_add(1);
     }
 
     fn finish(self: Box<Self>, _end: &End<'_>, out: &mut Analysis) {
@@ -31,7 +32,8 @@ impl Observer for SizeHistogram {
     fn merge(&mut self, part: Box<dyn Any + Send>, _chunk: &ChunkContext<'_>) {
         if let Ok(sizes) = part.downcast::<FxHashMap<u64, u64>>() {
             for (size, n) in *sizes {
-                *self.sizes.entry(size).or_default() += n;
+                let total = self.sizes.entry(size).or_default();
+                *total = total.saturating_add(n);
             }
         }
     }
@@ -59,8 +61,11 @@ impl ChunkObserver for ChunkSizes {
     fn take(&mut self, batch: &ChunkBatch<'_>) {
         for (event, _) in batch.allocations() {
             match self.small.get_mut(event.size as usize) {
-                Some(n) => *n += 1,
-                None => *self.large.entry(event.size).or_default() += 1,
+                Some(n) => *n = n.saturating_add(1),
+                None => {
+                    let n = self.large.entry(event.size).or_default();
+                    *n = n.saturating_add(1);
+                }
             }
         }
     }

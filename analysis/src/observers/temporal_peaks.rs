@@ -52,7 +52,7 @@ impl TemporalPeaks {
     /// Called before location `idx` changes from `live`.
     #[inline]
     pub fn before_change(&mut self, idx: u32, live: (u64, u64)) {
-        let interval = self.interval + 1;
+        let interval = self.interval.saturating_add(1);
         let l = &mut self.locs[idx as usize];
         if l.gen != self.gen {
             l.at_peak = live;
@@ -69,14 +69,15 @@ impl TemporalPeaks {
     pub fn after_allocation(&mut self, heap: u64) {
         if heap >= self.peak {
             self.peak = heap;
-            self.gen += 1;
+            // A generation is only compared for equality: wrapping keeps it changing.
+            self.gen = self.gen.wrapping_add(1);
         }
     }
 
     /// Closes the current interval; `live(idx)` gives a location's current value.
     pub fn end_interval(&mut self, heap: u64, live: impl Fn(u32) -> (u64, u64)) {
         let interval = self.interval;
-        let mark = interval + 1;
+        let mark = interval.saturating_add(1);
         let changed = std::mem::take(&mut self.changed);
         for &idx in changed.iter().chain(self.changed_before.iter()) {
             let l = &mut self.locs[idx as usize];
@@ -96,9 +97,9 @@ impl TemporalPeaks {
         }
         self.changed_before = changed;
         self.peaks.push(self.peak);
-        self.interval += 1;
+        self.interval = self.interval.saturating_add(1);
         self.peak = heap;
-        self.gen += 1;
+        self.gen = self.gen.wrapping_add(1);
     }
 }
 

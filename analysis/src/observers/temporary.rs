@@ -124,7 +124,7 @@ impl TemporaryFinder {
             self.found.len() - 1
         });
         self.found[i].bytes = self.found[i].bytes.saturating_add(bytes);
-        self.found[i].count += count;
+        self.found[i].count = self.found[i].count.saturating_add(count);
     }
 
     /// Puts a chunk's latest allocations of `thread` (newest first, at most a window's worth)
@@ -310,7 +310,7 @@ impl ChunkTemporary {
                 });
                 if let TempFind::Found { bytes, count, .. } = &mut finds[i] {
                     *bytes = bytes.saturating_add(size);
-                    *count += 1;
+                    *count = count.saturating_add(1);
                 }
             }
             None if recent.len() < self.window => self.finds.push(TempFind::Open {

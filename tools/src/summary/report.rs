@@ -30,8 +30,15 @@ pub fn render(
     color: bool,
     width: Option<u16>,
 ) -> String {
-    let total: u64 = rows.iter().map(|r| r.own_bytes).sum();
-    let n_allocs: u64 = rows.iter().map(|r| r.count).sum::<u64>().max(1);
+    let total = rows
+        .iter()
+        .map(|r| r.own_bytes)
+        .fold(0u64, u64::saturating_add);
+    let n_allocs = rows
+        .iter()
+        .map(|r| r.count)
+        .fold(0u64, u64::saturating_add)
+        .max(1);
     let total_f = total.max(1) as f64;
     let mut sorted: Vec<&FunctionRow> = rows.iter().collect();
     let key = |r: &FunctionRow| match sort {

@@ -50,8 +50,8 @@ pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) ->
         let key = (if merged { 0 } else { g.thread }, allocator, location);
         match index.get(&key) {
             Some(&i) => {
-                rows[i].size += g.size;
-                rows[i].n_allocations += g.count;
+                rows[i].size = rows[i].size.saturating_add(g.size);
+                rows[i].n_allocations = rows[i].n_allocations.saturating_add(g.count);
             }
             None => {
                 index.insert(key.clone(), rows.len());

@@ -20,7 +20,8 @@ fn frame_name(f: &Frame) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
+/// The lines, in order of first appearance: collapsed stack and bytes (saturating).
+pub fn lines(export: &Export) -> Vec<(String, u64)> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut lines: Vec<(String, u64)> = Vec::new();
     for g in export.groups {
@@ -42,12 +43,21 @@ pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
             lines.push((stack, 0));
             lines.len() - 1
         });
-        lines[i].1 += g.size;
+        lines[i].1 = lines[i].1.saturating_add(g.size);
     }
+    lines
+}
+
+/// Writes `lines` as collapsed stacks.
+pub fn write(lines: &[(String, u64)], out: &mut dyn Write) -> Result<()> {
     let mut w = std::io::BufWriter::new(out);
     for (stack, bytes) in lines {
         writeln!(w, "{stack} {bytes}")?;
     }
     w.flush()?;
     Ok(())
+}
+
+pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
+    write(&lines(export), out)
 }

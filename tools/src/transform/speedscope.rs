@@ -61,7 +61,7 @@ fn profile<'s>(
         name,
         unit,
         start_value: 0,
-        end_value: weights.iter().sum(),
+        end_value: weights.iter().copied().fold(0, u64::saturating_add),
         samples,
         weights,
     }
@@ -98,8 +98,8 @@ pub fn render(export: &Export, out: &mut dyn Write) -> Result<()> {
             samples.push((sample, 0, 0));
             samples.len() - 1
         });
-        samples[i].1 += g.size;
-        samples[i].2 += g.count;
+        samples[i].1 = samples[i].1.saturating_add(g.size);
+        samples[i].2 = samples[i].2.saturating_add(g.count);
     }
     let doc = Document {
         schema: "https://www.speedscope.app/file-format-schema.json",

@@ -10,7 +10,10 @@ use crate::common::terminal::for_terminal;
 
 /// Renders the `biggest` largest groups of the view.
 pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -> String {
-    let total: u64 = groups.iter().map(|g| g.size).sum();
+    let total = groups
+        .iter()
+        .map(|g| g.size)
+        .fold(0u64, u64::saturating_add);
     let mut order: Vec<&Aggregate> = groups.iter().collect();
     order.sort_by_key(|g| std::cmp::Reverse(g.size));
     let (shown, rest) = order.split_at(biggest.min(order.len()));
@@ -91,8 +94,8 @@ pub fn render(a: &Analysis, groups: &[Aggregate], biggest: usize, color: bool) -
         }
     }
     if !rest.is_empty() {
-        let bytes: u64 = rest.iter().map(|g| g.size).sum();
-        let count: u64 = rest.iter().map(|g| g.count).sum();
+        let bytes = rest.iter().map(|g| g.size).fold(0u64, u64::saturating_add);
+        let count = rest.iter().map(|g| g.count).fold(0u64, u64::saturating_add);
         out.push_str(&format!(
             "… {} more allocation locations ({}, {:.2} %, {} allocations) below the {} biggest\n",
             rest.len(),
