@@ -59,10 +59,16 @@ BEFORE = 5000
 AFTER = 3000
 
 def before():
-    return [bytearray(4000) for _ in range(BEFORE)]  # @before
+    out = [None] * BEFORE
+    for i in range(BEFORE):
+        out[i] = bytearray(4000)  # @before
+    return out
 
 def after():
-    return [bytearray(4000) for _ in range(AFTER)]  # @after
+    out = [None] * AFTER
+    for i in range(AFTER):
+        out[i] = bytearray(4000)  # @after
+    return out
 
 def fill(path):
     try:
@@ -130,8 +136,13 @@ def test_the_disk_fills_up_while_tracked(tmp_path, small_disk, aggregate):
             for r in records
             if any(frame[2] == m["before"] for frame in r.stack_trace())
         ]
-        assert sum(r.n_allocations for r in at_before) == 5000
-        assert sum(r.size for r in at_before) == 5000 * 4001
+        # An aggregated record cannot be split by size: besides the 5000 buffers, the line
+        # holds the pymalloc arenas its bytearray objects needed (two of 256 KiB on 3.9).
+        buffers = 5000 * 4001
+        n = sum(r.n_allocations for r in at_before)
+        size = sum(r.size for r in at_before)
+        assert n >= 5000 and size >= buffers, (n, size)
+        assert size - buffers == (n - 5000) * 256 * 1024 or (n, size) == (5000, buffers)
         assert_reports_cut_short(capture, "memray-summary")
     else:
         # bytearray(4000) asks for 4001 bytes (its trailing NUL).

@@ -591,11 +591,17 @@ def test_ctrl_c_interrupts_a_program_waiting_for_its_client(tmp_path):
         port = s.getsockname()[1]
     code = (
         "import memray\n"
+        "print('ready', flush=True)\n"
         f"with memray.Tracker(destination=memray.SocketDestination(server_port={port})):\n"
         "    pass\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # Past the interpreter's start-up (3.9 and 3.10 lose a SIGINT that arrives while their
+    # signal module initializes, which a loaded machine can stretch past a fixed sleep).
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(0.5)
     assert proc.poll() is None, "the program should be waiting for its client"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
