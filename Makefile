@@ -177,10 +177,12 @@ fuzz: fuzz-build
 		grep -E "^stat::number_of_executed_units|^#[0-9]+ +DONE" target/fuzz/work/$$t.log | tr '\n' ' '; echo; \
 	done
 
-# Folds what `make fuzz` found into fuzz/corpus, keeping only inputs that add coverage.
+# Folds what `make fuzz` found into fuzz/corpus, keeping the named seeds and only the inputs
+# that add coverage.
 fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p fuzz/corpus/$$t target/fuzz/merged/$$t; \
+		rm -rf target/fuzz/merged/$$t && mkdir -p fuzz/corpus/$$t target/fuzz/merged/$$t; \
+		cp fuzz/corpus/$$t/seed-* target/fuzz/merged/$$t/ 2>/dev/null; \
 		$(FUZZ_BIN)/fuzz-$$t $(FUZZ_FLAGS) -merge=1 target/fuzz/merged/$$t \
 			fuzz/corpus/$$t target/fuzz/work/$$t 2>/dev/null; \
 		rm -rf fuzz/corpus/$$t && mv target/fuzz/merged/$$t fuzz/corpus/$$t; \
