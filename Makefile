@@ -25,8 +25,9 @@ VPY := $(VENV)/bin/python
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all venv native-deps node-tools browser tmux install demo test test-rust test-python \
-	test-versions python313 lint bench man clean fuzz fuzz-build soak \
+.PHONY: all venv test-deps native-deps install install-demo install-share wheel test-wheel \
+	node-tools browser tmux demo test test-rust test-python \
+	test-versions python313 lint bench man completions clean fuzz fuzz-build soak \
 	fuzz-seeds fuzz-merge
 
 all: install
@@ -34,13 +35,17 @@ all: install
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 
-# Python packages the build and the tests need, installed only when missing (gprof2dot,
-# jsonschema and protobuf read `memray transform`'s output in tests/test_transform.py; numpy's
-# native frames are checked in tests/test_native.py; mypy checks the package's types in
-# tests/test_typing.py).
+# What the build needs (maturin), installed only when missing.
 venv: $(VPY)
-	@$(VPY) -c "import maturin, pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
-		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2" "pytest>=7" \
+	@$(VPY) -c "import maturin" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "maturin>=1.5,<2"
+
+# Python packages the tests need, installed only when missing (gprof2dot, jsonschema and
+# protobuf read `memray transform`'s output in tests/test_transform.py; numpy's native frames
+# are checked in tests/test_native.py; mypy checks the package's types in tests/test_typing.py).
+test-deps: venv
+	@$(VPY) -c "import pytest, gprof2dot, jsonschema, google.protobuf" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "pytest>=7" \
 			"gprof2dot" "jsonschema>=4" "protobuf>=4"
 	@$(VPY) -c "import xdist" 2>/dev/null || \
 		$(VPY) -m pip install --quiet --disable-pip-version-check "pytest-xdist>=3"
@@ -85,19 +90,58 @@ native-deps:
 EXT_SUFFIX = $(shell $(VPY) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PYO3_SIGNATURE = $(shell $(VPY) -c "import sys, platform; print(f'cpython-{sys.version_info[0]}.{sys.version_info[1]}-{platform.architecture()[0]}')" 2>/dev/null)
 
-install: venv native-deps
-	$(CARGO) build --release -p memray-tools
-	PYO3_PYTHON=$(VPY) PYO3_ENVIRONMENT_SIGNATURE=$(PYO3_SIGNATURE) \
-		$(CARGO) build --release -p memray-testmod
-	install -m 0755 target/release/lib_test_utils.so capture/python/memray/_test_utils$(EXT_SUFFIX)
-	cd capture && VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin develop --release --quiet
+# `make install` and `make demo`: memray._memray (maturin, profile `tracker`) into the
+# virtualenv in development mode, then the programs built with the cargo arguments $(1), the man
+# pages and the completions. target/wheel-data (what `make wheel` staged) goes first, so that
+# maturin does not install a wheel's programs over these.
+define install-memray
+	$(CARGO) build --release -p memray-tools $(1)
+	rm -rf target/wheel-data && mkdir -p target/wheel-data
+	VIRTUAL_ENV=$(VENV) PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/maturin develop --profile tracker --quiet
 	@for f in target/release/memray target/release/memray-*; do \
 		case "$$f" in *.d) continue;; esac; \
 		[ -x "$$f" ] && [ -f "$$f" ] && install -m 0755 "$$f" $(VENV)/bin/; \
 	done; true
+	@$(MAKE) --no-print-directory install-share PREFIX=$(VENV)
 	@echo "installed memray into $(VENV)"
+endef
 
-demo: install
+# Everything: every program and memray._test_utils (which the tests use).
+install: venv native-deps
+	PYO3_PYTHON=$(VPY) PYO3_ENVIRONMENT_SIGNATURE=$(PYO3_SIGNATURE) \
+		$(CARGO) build --profile tracker -p memray-testmod
+	install -m 0755 target/tracker/lib_test_utils.so capture/python/memray/_test_utils$(EXT_SUFFIX)
+	$(call install-memray,--bins)
+
+# What `make demo` runs, and no more.
+DEMO_PROGRAMS := memray memray-capture memray-stats memray-flamegraph memray-table memray-summary
+install-demo: venv native-deps
+	$(call install-memray,$(DEMO_PROGRAMS:%=--bin %))
+
+# The man pages and the bash, zsh and fish completions, into PREFIX/share (where the wheel
+# puts them too).
+install-share:
+	@install -d $(PREFIX)/share/man/man1 $(PREFIX)/share/bash-completion/completions \
+		$(PREFIX)/share/zsh/site-functions $(PREFIX)/share/fish/vendor_completions.d
+	@install -m 0644 man/*.1 $(PREFIX)/share/man/man1/
+	@install -m 0644 completions/bash/* $(PREFIX)/share/bash-completion/completions/
+	@install -m 0644 completions/zsh/* $(PREFIX)/share/zsh/site-functions/
+	@install -m 0644 completions/fish/* $(PREFIX)/share/fish/vendor_completions.d/
+
+# One wheel with everything (the extension, memray._test_utils, every memray-* program, the man
+# pages and completions) and the sdist that builds it, in dist/. The build backend is
+# build-backend/memray_build_backend.py; `make test-wheel` installs the wheel into a fresh
+# virtualenv without cargo and runs it there (tests/test_wheel.py).
+wheel: venv native-deps
+	@$(VPY) -c "import build" 2>/dev/null || \
+		$(VPY) -m pip install --quiet --disable-pip-version-check "build>=1"
+	rm -rf dist
+	PATH="$(VENV)/bin:$$PATH" $(VPY) -m build --no-isolation --sdist --wheel --outdir dist .
+
+test-wheel: wheel test-deps
+	MEMRAY_TEST_WHEEL_DIR=$(CURDIR)/dist $(VPY) -m pytest -q tests/test_wheel.py
+
+demo: install-demo
 	@mkdir -p demo-output
 	$(VENV)/bin/memray run -f -o demo-output/demo.bin examples/demo.py
 	$(VENV)/bin/memray stats demo-output/demo.bin
@@ -117,7 +161,7 @@ test-rust:
 	$(CARGO) test --workspace --exclude memray-tracker --exclude memray-testmod
 	$(CARGO) test -p memray-tracker --lib
 
-test-python: install node-tools browser tmux
+test-python: install test-deps node-tools browser tmux
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
 		$(VPY) -m pytest -q tests
 
@@ -137,8 +181,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The man pages (man/) and shell completions (completions/), generated from the programs' clap
+# definitions; tools/tests/{man_pages,completions}.rs check that the committed files are current.
 man:
-	$(CARGO) run --quiet -p memray-tools --bin gen-man -- man
+	$(CARGO) run --quiet -p memray-tools --features generators --bin gen-man -- man
+
+completions:
+	rm -rf completions
+	$(CARGO) run --quiet -p memray-tools --features generators --bin gen-completions -- completions
 
 # A long run under load (not part of `make test`): bench/soak/run.py, SOAK_SECONDS (30 min).
 SOAK_SECONDS ?= 1800

@@ -1,7 +1,8 @@
 //! Library code behind the `memray-*` programs, one module per program — its command line
 //! (`args.rs`), its renderers and templates, and its `main` — with what several programs share
 //! in [`common`]. Each `src/bin/<program>.rs` is a thin `main` over its module; [`man`] lists
-//! every program's command line for the man pages.
+//! every program's command line for the man pages, [`completions`] turns them into shell
+//! completions.
 //!
 //! | module | program |
 //! |---|---|
@@ -21,6 +22,7 @@
 
 pub mod capture;
 pub mod common;
+pub mod completions;
 pub mod flamegraph;
 pub mod live;
 pub mod man;

@@ -10,7 +10,7 @@ fn tools_dir() -> PathBuf {
 }
 
 /// Every program the crate builds: `src/bin/<name>.rs` and each `[[bin]]` of Cargo.toml,
-/// except `gen-man` (which writes the pages and is not installed).
+/// except the generators `gen-man` and `gen-completions` (not installed).
 fn programs() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for entry in std::fs::read_dir(tools_dir().join("src/bin")).unwrap() {
@@ -30,6 +30,7 @@ fn programs() -> BTreeSet<String> {
         }
     }
     names.remove("gen-man");
+    names.remove("gen-completions");
     names
 }
 

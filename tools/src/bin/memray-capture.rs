@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use memray_tools::capture::{self, Cli};
+use memray_tools::common::cli;
 
 fn main() -> ExitCode {
-    capture::main(Cli::parse())
+    capture::main(cli::parse::<Cli>())
 }

@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::flamegraph::{self, Args};
 
 fn main() -> ExitCode {
-    flamegraph::main(Args::parse())
+    flamegraph::main(cli::parse::<Args>())
 }

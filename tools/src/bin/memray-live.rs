@@ -4,10 +4,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::live::{self, Args};
 
 fn main() -> ExitCode {
-    live::main(Args::parse())
+    live::main(cli::parse::<Args>())
 }

@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::parse::{self, Args};
 
 fn main() -> ExitCode {
-    parse::main(Args::parse())
+    parse::main(cli::parse::<Args>())
 }

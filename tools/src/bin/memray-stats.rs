@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::stats::{self, Args};
 
 fn main() -> ExitCode {
-    stats::main(Args::parse())
+    stats::main(cli::parse::<Args>())
 }

@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::summary::{self, Args};
 
 fn main() -> ExitCode {
-    summary::main(Args::parse())
+    summary::main(cli::parse::<Args>())
 }

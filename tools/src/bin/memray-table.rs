@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::table::{self, Args};
 
 fn main() -> ExitCode {
-    table::main(Args::parse())
+    table::main(cli::parse::<Args>())
 }

@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::transform::{self, Args};
 
 fn main() -> ExitCode {
-    transform::main(Args::parse())
+    transform::main(cli::parse::<Args>())
 }

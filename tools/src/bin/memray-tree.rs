@@ -3,10 +3,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
+use memray_tools::common::cli;
 use memray_tools::tree::{self, Args};
 
 fn main() -> ExitCode {
-    tree::main(Args::parse())
+    tree::main(cli::parse::<Args>())
 }

@@ -72,12 +72,8 @@ pub struct RunArgs {
     /// Run library module as a script (terminates option list)
     #[arg(short = 'm', conflicts_with = "run_as_cmd")]
     pub run_as_module: bool,
-    /// The script, module or code to run, then its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "file"
-    )]
+    /// The script, module or code to run, then its arguments. An option before it that is not
+    /// one of ours is an error; everything after it belongs to the program.
+    #[arg(required = true, trailing_var_arg = true, value_name = "file")]
     pub target: Vec<String>,
 }

@@ -23,8 +23,10 @@ Example:
     $ memray run -o output.bin my_script.py
     $ memray flamegraph output.bin";
 
+const USAGE_LINE: &str = "usage: memray [-h] [-V] <command> [args...]";
+
 fn usage(commands: &[(String, PathBuf)]) -> String {
-    let mut s = format!("usage: memray [-h] [-V] <command> [args...]\n\n{ABOUT}\n\ncommands:\n");
+    let mut s = format!("{USAGE_LINE}\n\n{ABOUT}\n\ncommands:\n");
     for (name, _) in commands {
         s.push_str(&format!("    {name}\n"));
     }
@@ -45,6 +47,11 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         eprintln!("memray: error: the following arguments are required: command");
         return ExitCode::from(2);
     };
+    if first.starts_with('-') && !matches!(first, "-h" | "--help" | "-V" | "--version") {
+        eprintln!("{USAGE_LINE}");
+        eprintln!("memray: error: unrecognized arguments: {first}");
+        return ExitCode::from(2);
+    }
     match first {
         "-h" | "--help" => {
             println!("{}", usage(&installed_commands()));
@@ -62,6 +69,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         (first.to_string(), args[1..].to_vec())
     };
     let Some(path) = find_program(&program) else {
+        eprintln!("{USAGE_LINE}");
         eprintln!(
             "memray: error: unknown command '{first}' (no memray-{program} beside memray or on PATH)"
         );

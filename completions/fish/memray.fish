@@ -1,0 +1,95 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_memray_global_optspecs
+    string join \n V/version h/help
+end
+
+function __fish_memray_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_memray_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_memray_using_subcommand
+    set -l cmd (__fish_memray_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c memray -n "__fish_memray_needs_command" -s V -l version -d 'Print the version'
+complete -c memray -n "__fish_memray_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_needs_command" -a "run" -d 'Run the specified application and track memory usage'
+complete -c memray -n "__fish_memray_needs_command" -a "flamegraph" -d 'Generate an HTML flame graph for peak memory usage'
+complete -c memray -n "__fish_memray_needs_command" -a "live" -d 'Remotely monitor allocations in a text-based interface'
+complete -c memray -n "__fish_memray_needs_command" -a "parse" -d 'Debug a results file by parsing and printing each record in it'
+complete -c memray -n "__fish_memray_needs_command" -a "stats" -d 'Generate high level stats of the memory usage in the terminal'
+complete -c memray -n "__fish_memray_needs_command" -a "summary" -d 'Generate a terminal-based summary report of the functions that allocate most memory'
+complete -c memray -n "__fish_memray_needs_command" -a "table" -d 'Generate an HTML table with all records in the peak memory usage'
+complete -c memray -n "__fish_memray_needs_command" -a "transform" -d 'Generate reports files in different formats'
+complete -c memray -n "__fish_memray_needs_command" -a "tree" -d 'Generate a tree view in the terminal for peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand run" -s p -l live-port -d 'Port to use when starting live tracking (default: random free port)' -r
+complete -c memray -n "__fish_memray_using_subcommand run" -s o -l output -d 'Output file name (default: <process_name>.<pid>.bin)' -r -F
+complete -c memray -n "__fish_memray_using_subcommand run" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand run" -s q -l quiet -d 'Don\'t show any tracking-specific output while running'
+complete -c memray -n "__fish_memray_using_subcommand run" -l native -d 'Track native (C/C++) stack frames as well'
+complete -c memray -n "__fish_memray_using_subcommand run" -l trace-python-allocators -d 'Record allocations made by the pymalloc allocator'
+complete -c memray -n "__fish_memray_using_subcommand run" -l follow-fork -d 'Record allocations in child processes forked from the tracked script'
+complete -c memray -n "__fish_memray_using_subcommand run" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
+complete -c memray -n "__fish_memray_using_subcommand run" -l live -d 'Start a live tracking session and immediately connect a live server'
+complete -c memray -n "__fish_memray_using_subcommand run" -l live-remote -d 'Start a live tracking session and wait until a client connects'
+complete -c memray -n "__fish_memray_using_subcommand run" -l no-compress -d 'Do not compress the capture'
+complete -c memray -n "__fish_memray_using_subcommand run" -l compress-on-exit -d 'Compress the capture (the default)'
+complete -c memray -n "__fish_memray_using_subcommand run" -s c -d 'Program passed in as string'
+complete -c memray -n "__fish_memray_using_subcommand run" -s m -d 'Run library module as a script (terminates option list)'
+complete -c memray -n "__fish_memray_using_subcommand run" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s o -l output -d 'Output file name' -r -F
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l format -d 'What to write: the interactive HTML page, or a static SVG flame graph (drawn by the inferno crate; its default name ends in .svg)' -r -f -a "html\t''
+svg\t''"
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l leaks -d 'Show memory leaks, instead of peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s i -l inverted -d 'Show a graph of callers under callees (allocating functions at the top)'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l split-threads -d 'Split the graph by thread, with a thread selector'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporal -d 'Let the user pick a time range on the memory chart and show the peak (or, with --leaks, the leaks) inside it'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l no-merge-threads -d 'Do not merge frames from different threads (same as --split-threads)'
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_using_subcommand live" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_using_subcommand stats" -s n -l num-largest -d 'Displays the top \'n\' largest allocating functions' -r
+complete -c memray -n "__fish_memray_using_subcommand stats" -s o -l output -d 'Output file name for JSON output' -r -F
+complete -c memray -n "__fish_memray_using_subcommand stats" -l json -d 'Exports stats as JSON'
+complete -c memray -n "__fish_memray_using_subcommand stats" -s f -l force -d 'If the JSON output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_using_subcommand summary" -s s -l sort-column -d 'Column number to sort on (1: total memory, 2: total %, 3: own memory, 4: own %, 5: allocation count)' -r
+complete -c memray -n "__fish_memray_using_subcommand summary" -s r -l max-rows -d 'Maximum number of rows to display' -r
+complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand summary" -l leaks -d 'Show memory leaks, instead of peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand summary" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand table" -s o -l output -d 'Output file name' -r -F
+complete -c memray -n "__fish_memray_using_subcommand table" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand table" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand table" -l leaks -d 'Show memory leaks, instead of peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand table" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand table" -l split-threads -d 'One row per thread instead of merging threads'
+complete -c memray -n "__fish_memray_using_subcommand table" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand transform" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand transform" -s o -l output -d 'Output file name (- for standard output)' -r -F
+complete -c memray -n "__fish_memray_using_subcommand transform" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand transform" -l leaks -d 'Show memory leaks, instead of peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand transform" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand transform" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c memray -n "__fish_memray_using_subcommand tree" -s b -l biggest-allocs -d 'Show the N biggest allocation paths (the rest are folded into one line)' -r
+complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand tree" -l leaks -d 'Show memory leaks, instead of peak memory usage'
+complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand tree" -s h -l help -d 'Print help'
