@@ -43,8 +43,20 @@ fn dispatcher_version_help_and_unknown_command() {
     let o = memray(dir.path(), &["nosuchcmd"]);
     assert_eq!(o.code, 2);
     assert_eq!(o.stdout, "");
-    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
-    assert!(o.stderr.contains("nosuchcmd"), "{}", o.stderr);
+    // The usage line, then one error line naming the command (as argparse reports a choice).
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.stderr);
+    assert!(lines[0].starts_with("usage: memray "), "{}", o.stderr);
+    assert!(lines[1].starts_with("memray: error: "), "{}", o.stderr);
+    assert!(lines[1].contains("nosuchcmd"), "{}", o.stderr);
+
+    let o = memray(dir.path(), &["--bogus", "stats"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(o.stdout, "");
+    assert_eq!(
+        o.stderr,
+        "usage: memray [-h] [-V] <command> [args...]\nmemray: error: unrecognized arguments: --bogus\n"
+    );
 
     let o = memray(dir.path(), &[]);
     assert_eq!(o.code, 2);
