@@ -26,7 +26,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: all venv test-deps native-deps install install-demo install-share wheel test-wheel \
-	node-tools browser tmux demo test test-rust test-python \
+	node-tools browser tmux gdb demo test test-rust test-python \
 	test-versions python313 lint bench man completions clean fuzz fuzz-build soak \
 	fuzz-seeds fuzz-merge
 
@@ -77,6 +77,12 @@ browser:
 tmux:
 	@command -v tmux >/dev/null 2>&1 || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y tmux; }
+
+# gdb (Debian's package), which `memray attach` and `memray detach` use to get into a running
+# process (tests/test_attach.py); installed only when missing.
+gdb:
+	@command -v gdb >/dev/null 2>&1 || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gdb; }
 
 # libunwind (Debian's libunwind-dev), which the tracker links to unwind native stacks for
 # `--native`; installed only when missing.
@@ -161,7 +167,7 @@ test-rust:
 	$(CARGO) test --workspace --exclude memray-tracker --exclude memray-testmod
 	$(CARGO) test -p memray-tracker --lib
 
-test-python: install test-deps node-tools browser tmux
+test-python: install test-deps node-tools browser tmux gdb
 	PATH="$(VENV)/bin:$$PATH" MEMRAY_TEST_NODE_MODULES=$(NODE_TOOLS)/node_modules \
 		$(VPY) -m pytest -q tests
 

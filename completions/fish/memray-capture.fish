@@ -27,6 +27,8 @@ end
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -s h -l help -d 'Print help'
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -s V -l version -d 'Print version'
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "run" -d 'Run the specified application and track memory usage'
+complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "attach" -d 'Begin tracking allocations in an already started process'
+complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "detach" -d 'End the tracking started by a previous ``memray attach`` call'
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s p -l live-port -d 'Port to use when starting live tracking (default: random free port)' -r
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s o -l output -d 'Output file name (default: <process_name>.<pid>.bin)' -r -F
@@ -43,5 +45,25 @@ complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l co
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s c -d 'Program passed in as string'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s m -d 'Run library module as a script (terminates option list)'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s h -l help -d 'Print help'
-complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run help" -f -a "run" -d 'Run the specified application and track memory usage'
-complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -s o -l output -d 'Capture allocations into the given file instead of starting a live tracking session' -r -F
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l method -d 'Method to use for injecting code into the process to track' -r -f -a "auto\t''
+gdb\t''
+lldb\t''"
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l duration -d 'Duration to track for (in seconds) before detaching' -r
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l native -d 'Track native (C/C++) stack frames as well'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l follow-fork -d 'Record allocations in child processes forked from the tracked script'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l trace-python-allocators -d 'Record allocations made by the pymalloc allocator'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l no-compress -d 'Do not compress the capture'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -s v -l verbose -d 'Print verbose debugging information'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -s h -l help -d 'Print help'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand detach" -l method -d 'Method to use for injecting code into the process to track' -r -f -a "auto\t''
+gdb\t''
+lldb\t''"
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand detach" -s v -l verbose -d 'Print verbose debugging information'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand detach" -s h -l help -d 'Print help'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run attach detach help" -f -a "run" -d 'Run the specified application and track memory usage'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run attach detach help" -f -a "attach" -d 'Begin tracking allocations in an already started process'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run attach detach help" -f -a "detach" -d 'End the tracking started by a previous ``memray attach`` call'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand help; and not __fish_seen_subcommand_from run attach detach help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

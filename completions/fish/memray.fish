@@ -27,6 +27,8 @@ end
 complete -c memray -n "__fish_memray_needs_command" -s V -l version -d 'Print the version'
 complete -c memray -n "__fish_memray_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_needs_command" -a "run" -d 'Run the specified application and track memory usage'
+complete -c memray -n "__fish_memray_needs_command" -a "attach" -d 'Begin tracking allocations in an already started process'
+complete -c memray -n "__fish_memray_needs_command" -a "detach" -d 'End the tracking started by a previous ``memray attach`` call'
 complete -c memray -n "__fish_memray_needs_command" -a "flamegraph" -d 'Generate an HTML flame graph for peak memory usage'
 complete -c memray -n "__fish_memray_needs_command" -a "live" -d 'Remotely monitor allocations in a text-based interface'
 complete -c memray -n "__fish_memray_needs_command" -a "parse" -d 'Debug a results file by parsing and printing each record in it'
@@ -50,6 +52,24 @@ complete -c memray -n "__fish_memray_using_subcommand run" -l compress-on-exit -
 complete -c memray -n "__fish_memray_using_subcommand run" -s c -d 'Program passed in as string'
 complete -c memray -n "__fish_memray_using_subcommand run" -s m -d 'Run library module as a script (terminates option list)'
 complete -c memray -n "__fish_memray_using_subcommand run" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand attach" -s o -l output -d 'Capture allocations into the given file instead of starting a live tracking session' -r -F
+complete -c memray -n "__fish_memray_using_subcommand attach" -l method -d 'Method to use for injecting code into the process to track' -r -f -a "auto\t''
+gdb\t''
+lldb\t''"
+complete -c memray -n "__fish_memray_using_subcommand attach" -l duration -d 'Duration to track for (in seconds) before detaching' -r
+complete -c memray -n "__fish_memray_using_subcommand attach" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand attach" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
+complete -c memray -n "__fish_memray_using_subcommand attach" -l native -d 'Track native (C/C++) stack frames as well'
+complete -c memray -n "__fish_memray_using_subcommand attach" -l follow-fork -d 'Record allocations in child processes forked from the tracked script'
+complete -c memray -n "__fish_memray_using_subcommand attach" -l trace-python-allocators -d 'Record allocations made by the pymalloc allocator'
+complete -c memray -n "__fish_memray_using_subcommand attach" -l no-compress -d 'Do not compress the capture'
+complete -c memray -n "__fish_memray_using_subcommand attach" -s v -l verbose -d 'Print verbose debugging information'
+complete -c memray -n "__fish_memray_using_subcommand attach" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand detach" -l method -d 'Method to use for injecting code into the process to track' -r -f -a "auto\t''
+gdb\t''
+lldb\t''"
+complete -c memray -n "__fish_memray_using_subcommand detach" -s v -l verbose -d 'Print verbose debugging information'
+complete -c memray -n "__fish_memray_using_subcommand detach" -s h -l help -d 'Print help'
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s o -l output -d 'Output file name' -r -F
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l format -d 'What to write: the interactive HTML page, or a static SVG flame graph (drawn by the inferno crate; its default name ends in .svg)' -r -f -a "html\t''

@@ -16,7 +16,8 @@ pub const SHELLS: [(Shell, &str, &str, &str); 3] = [
     (Shell::Fish, "fish", "", ".fish"),
 ];
 
-/// `memray` as a command with one subcommand per program (`run` for `memray-capture run`),
+/// `memray` as a command with one subcommand per program (`run`, `attach` and `detach` for
+/// `memray-capture`'s),
 /// so that its completion knows every command's options.
 pub fn memray_command() -> Command {
     let mut memray = crate::memray::args::command()
@@ -26,16 +27,20 @@ pub fn memray_command() -> Command {
         .disable_help_subcommand(true);
     for program in crate::man::all() {
         let name = program.get_name().to_string();
-        let sub = if name == "memray-capture" {
-            program.find_subcommand("run").cloned()
+        let subs: Vec<Command> = if name == "memray-capture" {
+            // `memray run`, `memray attach` and `memray detach`.
+            program.get_subcommands().cloned().collect()
         } else {
             // clap names are 'static; these few live as long as the generator anyway.
-            name.strip_prefix("memray-").map(|cmd| {
-                let cmd: &'static str = Box::leak(cmd.to_string().into_boxed_str());
-                program.clone().name(cmd)
-            })
+            name.strip_prefix("memray-")
+                .map(|cmd| {
+                    let cmd: &'static str = Box::leak(cmd.to_string().into_boxed_str());
+                    program.clone().name(cmd)
+                })
+                .into_iter()
+                .collect()
         };
-        if let Some(sub) = sub {
+        for sub in subs {
             memray = memray.subcommand(sub);
         }
     }

@@ -1,4 +1,4 @@
-//! The command line of `memray-capture` (`memray run`).
+//! The command line of `memray-capture` (`memray run`, `memray attach`, `memray detach`).
 
 use std::path::PathBuf;
 
@@ -23,6 +23,79 @@ pub enum Cmd {
     /// Run the specified application and track memory usage
     #[command(override_usage = "memray run [options] [-m module | -c cmd | file] [args]")]
     Run(RunArgs),
+    /// Begin tracking allocations in an already started process
+    #[command(override_usage = "memray attach [options] <pid>")]
+    Attach(AttachArgs),
+    /// End the tracking started by a previous ``memray attach`` call
+    #[command(override_usage = "memray detach [options] <pid>")]
+    Detach(DetachArgs),
+}
+
+/// How to get into the target: `auto` (the only debugger here is gdb; CPython 3.14's
+/// `sys.remote_exec` where the target has it), `gdb`, or `lldb` (not supported).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Method {
+    Auto,
+    Gdb,
+    Lldb,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Gdb => "gdb",
+            Method::Lldb => "lldb",
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AttachArgs {
+    /// Capture allocations into the given file instead of starting a live tracking session
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// If the output file already exists, overwrite it
+    #[arg(short, long)]
+    pub force: bool,
+    /// Write aggregated stats to the output file instead of all allocations
+    #[arg(long, requires = "output")]
+    pub aggregate: bool,
+    /// Track native (C/C++) stack frames as well
+    #[arg(long)]
+    pub native: bool,
+    /// Record allocations in child processes forked from the tracked script
+    #[arg(long, requires = "output")]
+    pub follow_fork: bool,
+    /// Record allocations made by the pymalloc allocator
+    #[arg(long)]
+    pub trace_python_allocators: bool,
+    /// Do not compress the capture
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Method to use for injecting code into the process to track
+    #[arg(long, value_enum, default_value = "auto")]
+    pub method: Method,
+    /// Print verbose debugging information.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Duration to track for (in seconds) before detaching
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub duration: Option<u32>,
+    /// Process id to affect
+    pub pid: i32,
+}
+
+#[derive(clap::Args)]
+pub struct DetachArgs {
+    /// Method to use for injecting code into the process to track
+    #[arg(long, value_enum, default_value = "auto")]
+    pub method: Method,
+    /// Print verbose debugging information.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Process id to affect
+    pub pid: i32,
 }
 
 // `-o` names the capture, passed on to the Python side as text: any UTF-8 name (even an empty

@@ -5,6 +5,7 @@
 //! a free loopback port, and the live view runs here in the foreground ([`tui`]).
 
 pub mod args;
+pub mod attach;
 pub mod tui;
 
 use std::ffi::OsString;
@@ -19,7 +20,7 @@ pub use args::{Cli, Cmd, RunArgs};
 
 /// The interpreter to run: the one `python -m memray` was started with, else the one beside
 /// this program (its virtualenv), else the active virtualenv's, else `python3` on PATH.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MEMRAY_PYTHON") {
         return PathBuf::from(p);
     }
@@ -47,7 +48,11 @@ fn python() -> PathBuf {
 /// The program: runs the Python program in this process (or, with `--live`, in a child); its
 /// usage errors exit 2 with Memray's two lines, a failure to start it 1 with one line.
 pub fn main(args: Cli) -> ExitCode {
-    let Cmd::Run(args) = args.command;
+    let args = match args.command {
+        Cmd::Run(args) => args,
+        Cmd::Attach(args) => return cli::run("memray attach", || attach::attach(args)),
+        Cmd::Detach(args) => return cli::run("memray detach", || attach::detach(args)),
+    };
     if args.live_port.is_some() && !args.live_remote {
         usage_error("The --live-port argument requires --live-remote");
     }

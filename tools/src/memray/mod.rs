@@ -63,7 +63,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         _ => {}
     }
-    let (program, rest): (String, Vec<OsString>) = if first == "run" {
+    let (program, rest): (String, Vec<OsString>) = if matches!(first, "run" | "attach" | "detach") {
         ("capture".into(), args.clone())
     } else {
         (first.to_string(), args[1..].to_vec())

@@ -42,15 +42,19 @@ pub fn installed_commands() -> Vec<(String, PathBuf)> {
         };
         let mut here: Vec<(String, PathBuf)> = entries
             .flatten()
-            .filter_map(|e| {
+            .flat_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let cmd = name.strip_prefix("memray-")?.to_string();
-                let cmd = if cmd == "capture" {
-                    "run".to_string()
-                } else {
-                    cmd
+                let cmds: Vec<String> = match name.strip_prefix("memray-") {
+                    // memray-capture runs `memray run`, `memray attach` and `memray detach`.
+                    Some("capture") => vec!["run".into(), "attach".into(), "detach".into()],
+                    Some(cmd) => vec![cmd.to_string()],
+                    None => Vec::new(),
                 };
-                is_executable(&e.path()).then(|| (cmd, e.path()))
+                let path = e.path();
+                let runnable = is_executable(&path);
+                cmds.into_iter()
+                    .filter(move |_| runnable)
+                    .map(move |c| (c, path.clone()))
             })
             .collect();
         here.sort();

@@ -1,0 +1,288 @@
+"""``memray attach`` and ``memray detach`` on real running processes (gdb injects at a safe
+point): exact figures of what was allocated while attached and nothing from before, the
+target's own output and exit status, attach/detach cycles, a target whose environment has no
+memray, and every failure case as one line and exit status 1."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import memray
+from conftest import BIN, DEALLOCATORS
+
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
+
+# Allocates 100,001 bytes (bytearray(100_000) and its NUL) at `grow`, line 8, every 50 ms, after
+# 200,001 bytes at `early`, line 5, before anyone attaches; frees the early block after 2 s;
+# prints a line and exits with status 7.
+TARGET = """\
+import sys, time
+ready = sys.argv[1]
+seconds = float(sys.argv[2])
+def early():
+    return bytearray(200_000)
+def grow(store):
+    # the block every iteration keeps (the list grows on the next line)
+    block = bytearray(100_000)
+    store.append(block)
+def main():
+    first = early()
+    store = []
+    open(ready, "w").close()
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        grow(store)
+        if first is not None and time.monotonic() - start > 2:
+            first = None
+        time.sleep(0.05)
+    print("finished", len(store) > 0)
+    return 7
+raise SystemExit(main())
+"""
+
+
+def base_python():
+    """The interpreter this suite runs on, outside any virtualenv: no memray in its path."""
+    return getattr(sys, "_base_executable", sys.executable)
+
+
+def start_target(tmp_path, seconds, python=None):
+    prog = tmp_path / "target.py"
+    prog.write_text(TARGET)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [python or base_python(), str(prog), str(ready), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return proc, prog
+
+
+def memray_cmd(*args, check=True):
+    proc = subprocess.run(
+        [str(BIN / "memray"), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def finish(proc):
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 7, (out, err)
+    assert out == "finished True\n", out
+    assert err == "", err
+
+
+def records_at(capture, prog):
+    """Sizes of the allocations whose innermost Python frame is in the target program, by
+    (function, line)."""
+    sites = {}
+    for r in memray.FileReader(capture).get_allocation_records():
+        if r.allocator in DEALLOCATORS:
+            continue
+        stack = r.stack_trace()
+        if stack and stack[0][1] == str(prog):
+            sites.setdefault((stack[0][0], stack[0][2]), []).append(r.size)
+    return sites
+
+
+def test_attach_with_duration_records_only_what_follows(tmp_path):
+    proc, prog = start_target(tmp_path, seconds=5)
+    out = tmp_path / "attached.bin"
+    memray_cmd("attach", "--duration", "2", "-o", out, proc.pid)
+    finish(proc)
+    sites = records_at(out, prog)
+    # Only `grow`'s blocks, each exactly 100,001 bytes, about 40 of them in 2 s (a loaded
+    # machine may run fewer iterations); nothing from `early`, allocated before the attach.
+    assert set(sites) == {("grow", 8)}, sites
+    sizes = sites[("grow", 8)]
+    assert set(sizes) == {100_001}, sizes
+    assert 5 <= len(sizes) <= 41, len(sizes)
+    meta = memray.FileReader(out).metadata
+    assert 1.5 <= (meta.end_time - meta.start_time).total_seconds() <= 3.5
+    # The early block's free (of a block the capture never saw) is no error in the reports.
+    for report in ("stats", "summary", "tree"):
+        memray_cmd(report, out)
+    memray_cmd("flamegraph", "-f", "-o", tmp_path / "f.html", out)
+    memray_cmd("flamegraph", "--leaks", "-f", "-o", tmp_path / "l.html", out)
+
+
+def test_attach_detach_attach_again(tmp_path):
+    proc, prog = start_target(tmp_path, seconds=8)
+    first, second = tmp_path / "first.bin", tmp_path / "second.bin"
+    memray_cmd("attach", "-o", first, proc.pid)
+    time.sleep(1)
+    detached = memray_cmd("detach", proc.pid)
+    assert "Detached" in detached.stderr
+    memray_cmd("attach", "-o", second, proc.pid)
+    time.sleep(1)
+    memray_cmd("detach", proc.pid)
+    finish(proc)
+    for capture in (first, second):
+        sites = records_at(capture, prog)
+        assert set(sites[("grow", 8)]) == {100_001}, sites
+        assert len(sites[("grow", 8)]) >= 3
+
+
+# Eight threads allocate and free blocks of known sizes until the file named by argv[2] exists;
+# each checks its own sum, and the program prints how many threads got it right.
+THREADED = """\
+import os, sys, threading, time
+ready, stop = sys.argv[1], sys.argv[2]
+def work(out):
+    total = count = 0
+    while not os.path.exists(stop):
+        for i in range(200):
+            block = bytearray(1000 + count % 7)
+            total += len(block)
+            count += 1
+        time.sleep(0.001)
+    out.append(total == sum(1000 + i % 7 for i in range(count)))
+def main():
+    out = []
+    threads = [threading.Thread(target=work, args=(out,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    open(ready, "w").close()
+    # The main thread keeps running Python code (memray attach gets in through it).
+    while any(t.is_alive() for t in threads):
+        time.sleep(0.01)
+    print(sum(out), "of", len(out))
+main()
+"""
+
+
+def test_twenty_attach_detach_cycles_with_eight_threads(tmp_path):
+    prog = tmp_path / "threaded.py"
+    prog.write_text(THREADED)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    proc = subprocess.Popen([base_python(), str(prog), str(ready), str(stop)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        for i in range(20):
+            capture = tmp_path / f"c{i}.bin"
+            memray_cmd("attach", "-o", capture, proc.pid)
+            memray_cmd("detach", proc.pid)
+            assert proc.poll() is None
+            assert memray.FileReader(capture).metadata.total_allocations > 0
+    finally:
+        stop.touch()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out == "8 of 8\n", out
+    assert err == ""
+
+
+def test_a_target_whose_environment_has_no_memray(tmp_path):
+    venv = tmp_path / "bare"
+    subprocess.run([base_python(), "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    no_memray = subprocess.run([python, "-c", "import memray"], capture_output=True)
+    assert no_memray.returncode != 0
+    proc, prog = start_target(tmp_path, seconds=4, python=str(python))
+    out = tmp_path / "bare.bin"
+    memray_cmd("attach", "--duration", "1", "-o", out, proc.pid)
+    finish(proc)
+    assert set(records_at(out, prog)[("grow", 8)]) == {100_001}
+
+
+def one_error_line(proc, text):
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("memray: ") and text in lines[0], lines
+
+
+def test_failures_are_one_line_and_leave_the_target_unharmed(tmp_path):
+    # No such process.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    one_error_line(memray_cmd("attach", "-o", tmp_path / "x.bin", dead.pid, check=False),
+                   f"no process with PID {dead.pid}")
+    # Not a Python process.
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        one_error_line(memray_cmd("attach", "-o", tmp_path / "x.bin", sleeper.pid, check=False),
+                       "is not a Python process")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    proc, prog = start_target(tmp_path, seconds=6)
+    # Detach with nothing to detach.
+    one_error_line(memray_cmd("detach", proc.pid, check=False), "is not being tracked")
+    # Already tracking.
+    memray_cmd("attach", "-o", tmp_path / "a.bin", proc.pid)
+    one_error_line(memray_cmd("attach", "-o", tmp_path / "b.bin", proc.pid, check=False),
+                   "already being tracked")
+    memray_cmd("detach", proc.pid)
+    finish(proc)
+    assert not (tmp_path / "b.bin").exists()
+
+
+def other_python():
+    """An installed CPython of another minor version than this suite's, if any."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    ours = "{}.{}".format(*sys.version_info[:2])
+    for candidate in sorted(root.glob("3.*/bin/python3")):
+        if not candidate.parent.parent.name.startswith(ours + "."):
+            return candidate
+    return None
+
+
+def test_a_target_of_another_python_version_is_refused(tmp_path):
+    python = other_python()
+    if python is None:
+        pytest.skip("no CPython of another version on this machine")
+    proc, _ = start_target(tmp_path, seconds=3, python=str(python))
+    result = memray_cmd("attach", "-o", tmp_path / "v.bin", proc.pid, check=False)
+    one_error_line(result, "but this memray is built for Python")
+    finish(proc)
+
+
+def test_ptrace_not_permitted_says_what_to_change(tmp_path):
+    # memray run as `nobody` against a target of root's. `nobody` cannot enter pyenv's
+    # interpreters (under /root), so memray runs on the system's python3 when it is of this
+    # version, with the package from the source tree.
+    system = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not system.exists():
+        pytest.skip("needs root, setpriv and /usr/bin/python3")
+    version = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True).stdout.strip()
+    if version != str(sys.version_info[:2]):
+        pytest.skip("the system's python3 is of another version than the built extension")
+    proc, _ = start_target(tmp_path, seconds=3)
+    package = Path(memray.__file__).resolve().parent.parent
+    env = dict(os.environ, MEMRAY_PYTHON=str(system), PYTHONPATH=str(package))
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         str(BIN / "memray"), "attach", "-o", "/tmp/never.bin", str(proc.pid)],
+        capture_output=True, text=True, timeout=60, env=env)
+    one_error_line(result, "ptrace")
+    assert "CAP_SYS_PTRACE" in result.stderr and "ptrace_scope" in result.stderr
+    finish(proc)
+
+
+def test_usage_errors(tmp_path):
+    for args in (["attach"], ["attach", "--bogus", "1"], ["detach"], ["detach", "--bogus", "1"],
+                 ["attach", "--duration", "0", "-o", "x.bin", "1"], ["attach", "--aggregate", "1"],
+                 ["attach", "--method", "nope", "-o", "x.bin", "1"]):
+        proc = memray_cmd(*args, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "error:" in proc.stderr, proc.stderr
