@@ -286,3 +286,24 @@ def test_usage_errors(tmp_path):
         proc = memray_cmd(*args, check=False)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "error:" in proc.stderr, proc.stderr
+
+
+def test_attach_without_output_opens_the_live_view_and_quitting_detaches(tmp_path):
+    from test_live import Tmux, row_of
+
+    proc, prog = start_target(tmp_path, seconds=12)
+    ui = Tmux(tmp_path, f"{BIN / 'memray'} attach {proc.pid}", width=120, height=30)
+    try:
+        pane = ui.wait_for(lambda p: row_of(p, "grow") is not None
+                           and row_of(p, "grow")[1] >= 500_000, what="grow in the live table")
+        assert f"PID: {proc.pid}" in pane
+        assert row_of(pane, "grow")[4].endswith("/target.py:8"), row_of(pane, "grow")
+        assert row_of(pane, "early") is None  # allocated before the attach
+        ui.keys("q")
+        assert ui.exit_code() == 0
+    finally:
+        ui.kill()
+    # Quitting detached: the target runs on, tracking stopped, and it prints nothing of it.
+    assert proc.poll() is None
+    one_error_line(memray_cmd("detach", proc.pid, check=False), "is not being tracked")
+    finish(proc)
