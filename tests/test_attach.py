@@ -307,3 +307,74 @@ def test_attach_without_output_opens_the_live_view_and_quitting_detaches(tmp_pat
     assert proc.poll() is None
     one_error_line(memray_cmd("detach", proc.pid, check=False), "is not being tracked")
     finish(proc)
+
+
+# The target of the sys.remote_exec test: runs every script path written to `remote` (as
+# CPython 3.14 runs sys.remote_exec's scripts: on the main thread, between two bytecodes).
+REMOTE_TARGET = """\
+import os, sys, time
+ready, remote, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def grow(store):
+    block = bytearray(100_000)
+    store.append(block)
+store = []
+open(ready, "w").close()
+start = time.monotonic()
+while time.monotonic() - start < seconds:
+    grow(store)
+    if os.path.exists(remote):
+        with open(remote) as f:
+            script = f.read()
+        os.unlink(remote)
+        exec(open(script).read(), {"__name__": "__remote__"})
+    time.sleep(0.02)
+print("finished")
+"""
+
+# `memray attach` and `memray detach` as they run where sys.remote_exec exists (3.14), with a
+# stand-in that hands the script to the target above instead.
+REMOTE_DRIVER = """\
+import sys
+remote = sys.argv[1]
+def remote_exec(pid, script):
+    with open(remote + ".tmp", "w") as f:
+        f.write(script)
+    import os
+    os.rename(remote + ".tmp", remote)
+sys.remote_exec = remote_exec
+from memray.commands.attach import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_the_sys_remote_exec_path_with_a_stand_in(tmp_path):
+    import json
+
+    prog = tmp_path / "remote_target.py"
+    prog.write_text(REMOTE_TARGET)
+    driver = tmp_path / "driver.py"
+    driver.write_text(REMOTE_DRIVER)
+    ready, remote = tmp_path / "ready", tmp_path / "remote"
+    proc = subprocess.Popen([base_python(), str(prog), str(ready), str(remote), "6"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    out = tmp_path / "remote.bin"
+    request = {"output": str(out), "force": False, "compress": True, "aggregate": False,
+               "native": False, "follow_fork": False, "trace_python_allocators": False,
+               "duration": None, "port": None, "method": "auto", "verbose": False}
+    for action, req in (("attach", request), ("detach", {"method": "auto"})):
+        if action == "detach":
+            time.sleep(1)
+        step = subprocess.run([sys.executable, str(driver), str(remote), action, str(proc.pid),
+                               json.dumps(req)], capture_output=True, text=True, timeout=60)
+        assert step.returncode == 0, step.stderr
+    again = subprocess.run([sys.executable, str(driver), str(remote), "detach", str(proc.pid),
+                            json.dumps({"method": "auto"})], capture_output=True, text=True,
+                           timeout=60)
+    one_error_line(again, "is not being tracked")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stdout, stderr) == (0, "finished\n", "")
+    sites = records_at(out, prog)
+    assert set(sites[("grow", 4)]) == {100_001}, sites

@@ -251,10 +251,52 @@ def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
     )
     if params["action"] == "detach" and 'No symbol "memray_rs_detach"' in out:
         return f"error: process {pid} is not being tracked by memray"
+    return _wait_for_status(pid, params["status"], timeout)
+
+
+# `memray detach` through sys.remote_exec, which can only run Python code.
+_DETACH_CODE = """
+import os, sys
+m = sys.modules.get("_memray_rs_attached")
+tracking = m is not None and m.is_tracking()
+if tracking:
+    m.stop_tracking()
+with open(STATUS + ".tmp", "w") as f:
+    f.write("ok" if tracking else "error: process %d is not being tracked by memray" % os.getpid())
+os.rename(STATUS + ".tmp", STATUS)
+"""
+
+
+def _remote_exec(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
+    """CPython 3.14 and later: ``sys.remote_exec`` has the target run a script at its next safe
+    point (the main thread, between two bytecodes, the GIL held), without a debugger. Not
+    exercised here: these machines have no 3.14."""
+    if params["action"] == "detach":
+        code = _DETACH_CODE.replace("STATUS", repr(params["status"]), 1)
+        code = "STATUS = {!r}\n{}".format(params["status"], _DETACH_CODE)
+    else:
+        code = _BOOTSTRAP.replace("PARAMS", repr(params))
+    script = params["status"] + ".py"
+    with open(script, "w") as f:
+        f.write("exec(compile({!r}, '<memray attach>', 'exec'), "
+                "{{'__name__': '__memray_attach__'}})\n".format(code))
+    os.chmod(script, 0o644)
+    try:
+        getattr(sys, "remote_exec")(pid, script)
+    except ProcessLookupError:
+        raise AttachError(f"no process with PID {pid}") from None
+    except PermissionError:
+        raise AttachError(_PTRACE_HINT.format(pid=pid, scope=_ptrace_scope())) from None
+    except (RuntimeError, OSError) as e:
+        raise AttachError(f"could not get into process {pid}: {e}") from None
+    return _wait_for_status(pid, params["status"], timeout)
+
+
+def _wait_for_status(pid: int, status_path: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with open(params["status"]) as f:
+            with open(status_path) as f:
                 status = f.read()
             if status:
                 return status
@@ -273,9 +315,12 @@ def main(argv: "list[str]") -> int:
     spec = json.loads(request)
     global _VERBOSE
     _VERBOSE = bool(spec.get("verbose"))
+    # CPython 3.14's sys.remote_exec where this interpreter (the target's version) has it.
+    remote = hasattr(sys, "remote_exec") and spec.get("method", "auto") == "auto"
     try:
         _check_pid(pid)
-        _probe(pid)
+        if not remote:
+            _probe(pid)
         from memray import _memray
 
         with tempfile.TemporaryDirectory(prefix="memray-attach-") as tmp:
@@ -284,7 +329,9 @@ def main(argv: "list[str]") -> int:
                           status=os.path.join(tmp, "status"))
             if params.get("output"):
                 params["output"] = os.path.abspath(params["output"])
-            status = _inject(pid, params, timeout=float(spec.get("timeout", 30)))
+            timeout = float(spec.get("timeout", 30))
+            inject = _remote_exec if remote else _inject
+            status = inject(pid, params, timeout)
     except AttachError as e:
         print(f"memray: {e}", file=sys.stderr)
         return 1
