@@ -378,3 +378,26 @@ def test_the_sys_remote_exec_path_with_a_stand_in(tmp_path):
     assert (proc.returncode, stdout, stderr) == (0, "finished\n", "")
     sites = records_at(out, prog)
     assert set(sites[("grow", 4)]) == {100_001}, sites
+
+
+def test_an_idle_target_times_out_and_is_left_unharmed(tmp_path):
+    """A process that allocates nothing never reaches gdb's stop: the attach gives up with one
+    line, and the breakpoint it set is removed (killing gdb would leave it in malloc, and the
+    process would die at its next allocation)."""
+    import json
+
+    prog = tmp_path / "idle.py"
+    prog.write_text("import time\ntime.sleep(8)\nx = bytearray(1000)\nprint('idle done')\n")
+    proc = subprocess.Popen([base_python(), str(prog)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    request = {"output": str(tmp_path / "idle.bin"), "force": False, "compress": True,
+               "aggregate": False, "native": False, "follow_fork": False,
+               "trace_python_allocators": False, "duration": None, "port": None,
+               "method": "gdb", "verbose": False, "timeout": 2}
+    result = subprocess.run([sys.executable, "-m", "memray.commands.attach", "attach",
+                             str(proc.pid), json.dumps(request)],
+                            capture_output=True, text=True, timeout=60)
+    one_error_line(result, "reached no point where memray can get in within 2 s")
+    stdout, stderr = proc.communicate(timeout=30)
+    assert (proc.returncode, stdout, stderr) == (0, "idle done\n", "")

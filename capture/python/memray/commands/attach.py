@@ -16,6 +16,7 @@ memray), starts or stops tracking, and reports back through a status file. (CPyt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -166,19 +167,32 @@ def _check_pid(pid: int) -> None:
 def _run_gdb(pid: int, commands: "list[str]", timeout: float) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False) as script:
         script.write("\n".join(commands) + "\n")
+    gdb = subprocess.Popen(
+        [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", script.name],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        proc = subprocess.run(
-            [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", script.name],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        stdout, stderr = gdb.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise AttachError(f"gdb did not finish with process {pid} within {timeout:.0f} s") from None
+        # Never kill gdb while the process is stopped or has a breakpoint in it (a breakpoint
+        # left in malloc would kill it): interrupt it, and gdb, at the end of its script,
+        # removes the breakpoint and detaches.
+        gdb.send_signal(signal.SIGINT)
+        try:
+            gdb.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            gdb.kill()
+            gdb.communicate()
+        raise AttachError(
+            f"process {pid} reached no point where memray can get in within {timeout:.0f} s "
+            "(it made no allocation: is it blocked or idle?)"
+        ) from None
     finally:
         os.unlink(script.name)
-    out = proc.stdout + proc.stderr
+    out = stdout + stderr
     if _VERBOSE:
         print(out, file=sys.stderr)
     if "ptrace: Operation not permitted" in out or "Could not attach to process" in out:
