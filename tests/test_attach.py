@@ -190,6 +190,56 @@ def test_twenty_attach_detach_cycles_with_eight_threads(tmp_path):
     assert err == ""
 
 
+# The main thread waits in join() (outside the interpreter: it runs no pending call); the
+# worker allocates 50,001 bytes at `work`, line 7, and sleeps (releasing the GIL) until the file
+# named by argv[2] exists.
+BLOCKED = """\
+import os, sys, threading, time
+ready, stop = sys.argv[1], sys.argv[2]
+def work(out):
+    n = 0
+    while not os.path.exists(stop):
+        # one of the last 100 blocks, kept in a list that never grows
+        out[n % 100] = bytearray(50_000)
+        n += 1
+        time.sleep(0.05)
+def main():
+    out = [None] * 100
+    worker = threading.Thread(target=work, args=(out,))
+    worker.start()
+    open(ready, "w").close()
+    worker.join()
+    print("kept", any(out))
+    return 5
+raise SystemExit(main())
+"""
+
+
+def test_a_target_whose_main_thread_is_blocked_outside_the_interpreter(tmp_path):
+    prog = tmp_path / "blocked.py"
+    prog.write_text(BLOCKED)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    proc = subprocess.Popen([base_python(), str(prog), str(ready), str(stop)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    capture = tmp_path / "blocked.bin"
+    try:
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        memray_cmd("attach", "-o", capture, proc.pid)
+        time.sleep(1)
+        memray_cmd("detach", proc.pid)
+        assert proc.poll() is None
+    finally:
+        stop.touch()
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out, err) == (5, "kept True\n", "")
+    sites = records_at(capture, prog)
+    assert set(sites) == {("work", 7)}, sites
+    assert set(sites[("work", 7)]) == {50_001}
+    assert len(sites[("work", 7)]) >= 3
+
+
 def test_a_target_whose_environment_has_no_memray(tmp_path):
     venv = tmp_path / "bare"
     subprocess.run([base_python(), "-m", "venv", "--without-pip", str(venv)], check=True)

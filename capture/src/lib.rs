@@ -61,7 +61,7 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
     follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
-    sys_path, skipped_frames, socket=None, aggregate=false))]
+    sys_path, skipped_frames, socket=None, aggregate=false, socket_timeout=None))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
     py: Python<'_>,
@@ -80,6 +80,7 @@ fn start_tracking(
     skipped_frames: u32,
     socket: Option<(String, u16)>,
     aggregate: bool,
+    socket_timeout: Option<f64>,
 ) -> PyResult<u32> {
     if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
         return Err(PyRuntimeError::new_err(
@@ -126,7 +127,16 @@ fn start_tracking(
                 PyOSError::new_err(format!("Could not serve on {address}:{port}: {e}"))
             };
             let listener = tracker::listen(&address, port).map_err(fail)?;
+            // `memray attach`: the program must not wait forever for a view that never comes.
+            let deadline = socket_timeout
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+                .map(|d| std::time::Instant::now() + d);
             loop {
+                if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+                    return Err(PyOSError::new_err(format!(
+                        "no live view connected to {address}:{port} in time"
+                    )));
+                }
                 let wait = std::time::Duration::from_millis(100);
                 if let Some(sink) = py
                     .detach(|| tracker::wait_for_client(&listener, wait))

@@ -8,6 +8,8 @@
 use clap::Command;
 use clap_complete::{generate, Shell};
 
+use crate::memray::programs::CAPTURE_COMMANDS;
+
 /// The shells, with the directory (under `share/`) each looks in and the file name it expects
 /// for a program.
 pub const SHELLS: [(Shell, &str, &str, &str); 3] = [
@@ -16,9 +18,8 @@ pub const SHELLS: [(Shell, &str, &str, &str); 3] = [
     (Shell::Fish, "fish", "", ".fish"),
 ];
 
-/// `memray` as a command with one subcommand per program (`run`, `attach` and `detach` for
-/// `memray-capture`'s),
-/// so that its completion knows every command's options.
+/// `memray` as a command with one subcommand per program (`memray-capture`'s own subcommands
+/// for [`CAPTURE_COMMANDS`]), so that its completion knows every command's options.
 pub fn memray_command() -> Command {
     let mut memray = crate::memray::args::command()
         .mut_arg("command", |a| a.required(false))
@@ -28,8 +29,15 @@ pub fn memray_command() -> Command {
     for program in crate::man::all() {
         let name = program.get_name().to_string();
         let subs: Vec<Command> = if name == "memray-capture" {
-            // `memray run`, `memray attach` and `memray detach`.
-            program.get_subcommands().cloned().collect()
+            CAPTURE_COMMANDS
+                .iter()
+                .map(|c| {
+                    program
+                        .find_subcommand(c)
+                        .unwrap_or_else(|| panic!("memray-capture has no subcommand {c}"))
+                        .clone()
+                })
+                .collect()
         } else {
             // clap names are 'static; these few live as long as the generator anyway.
             name.strip_prefix("memray-")

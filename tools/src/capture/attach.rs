@@ -15,6 +15,7 @@ use memray_analysis::live::Live;
 
 use super::args::{AttachArgs, DetachArgs, Method};
 use super::{python, tui};
+use crate::common::output::check_overwrite;
 use crate::live;
 
 fn check_method(method: Method) -> Result<()> {
@@ -80,7 +81,7 @@ fn attach_live(pid: i32, request: serde_json::Value) -> Result<()> {
     );
     if alive(pid) {
         // Stops tracking in the target before the view's end of the socket goes away.
-        let _ = command("detach", pid, &json!({"method": "auto", "verbose": false}))
+        let _ = command("detach", pid, &detach_request(Method::Auto, false))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -93,11 +94,8 @@ fn attach_live(pid: i32, request: serde_json::Value) -> Result<()> {
 pub fn attach(args: AttachArgs) -> Result<()> {
     check_method(args.method)?;
     let output = args.output.clone().unwrap_or_default();
-    if args.output.is_some() && output.exists() && !args.force {
-        bail!(
-            "Output file {} already exists (use -f to overwrite it)",
-            output.display()
-        );
+    if args.output.is_some() {
+        check_overwrite(&output, args.force)?;
     }
     let request = json!({
         "output": output.to_string_lossy(),
@@ -118,9 +116,17 @@ pub fn attach(args: AttachArgs) -> Result<()> {
     exec("attach", args.pid, request)
 }
 
+/// What `python -m memray.commands.attach detach` is told.
+fn detach_request(method: Method, verbose: bool) -> serde_json::Value {
+    json!({"method": method.name(), "verbose": verbose})
+}
+
 /// Stops the tracking a `memray attach` started in process `args.pid`.
 pub fn detach(args: DetachArgs) -> Result<()> {
     check_method(args.method)?;
-    let request = json!({"method": args.method.name(), "verbose": args.verbose});
-    exec("detach", args.pid, request)
+    exec(
+        "detach",
+        args.pid,
+        detach_request(args.method, args.verbose),
+    )
 }

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use programs::{find_program, installed_commands};
+use programs::{find_program, installed_commands, CAPTURE_COMMANDS};
 
 const ABOUT: &str = "Memory profiler for Python applications
 
@@ -63,7 +63,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         _ => {}
     }
-    let (program, rest): (String, Vec<OsString>) = if matches!(first, "run" | "attach" | "detach") {
+    let (program, rest): (String, Vec<OsString>) = if CAPTURE_COMMANDS.contains(&first) {
         ("capture".into(), args.clone())
     } else {
         (first.to_string(), args[1..].to_vec())

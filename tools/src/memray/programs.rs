@@ -33,7 +33,11 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
-/// Every installed command (`run` for `memray-capture`), with the first path found for each.
+/// The `memray` commands `memray-capture` runs (its subcommands); every other command `X` is
+/// the program `memray-X`.
+pub const CAPTURE_COMMANDS: &[&str] = &["run", "attach", "detach"];
+
+/// Every installed command ([`CAPTURE_COMMANDS`] for `memray-capture`), with the first path found for each.
 pub fn installed_commands() -> Vec<(String, PathBuf)> {
     let mut found: Vec<(String, PathBuf)> = Vec::new();
     for dir in search_dirs() {
@@ -45,8 +49,7 @@ pub fn installed_commands() -> Vec<(String, PathBuf)> {
             .flat_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let cmds: Vec<String> = match name.strip_prefix("memray-") {
-                    // memray-capture runs `memray run`, `memray attach` and `memray detach`.
-                    Some("capture") => vec!["run".into(), "attach".into(), "detach".into()],
+                    Some("capture") => CAPTURE_COMMANDS.iter().map(|c| c.to_string()).collect(),
                     Some(cmd) => vec![cmd.to_string()],
                     None => Vec::new(),
                 };

@@ -4,15 +4,31 @@ already running. ``memray-capture`` parses the command line and starts this modu
     python -m memray.commands.attach attach PID REQUEST_JSON
     python -m memray.commands.attach detach PID REQUEST_JSON
 
-How it gets in: gdb stops the target at the entry of ``malloc`` (a point where the stopped
-thread holds none of the allocator's locks), has it schedule a pending call
-(``Py_AddPendingCall``), and leaves. The interpreter runs pending calls on its main thread
-between two bytecodes, with the GIL held: there, and only there, the bootstrap below loads
-``memray._memray`` by the path of *this* installation (the target's environment need not have
-memray), starts or stops tracking, and reports back through a status file. (CPython 3.14's
-``sys.remote_exec`` does the same without gdb; these machines have no 3.14.)
-"""
+How it gets in, with gdb, at a safe point only (the GIL held, not inside the allocator):
 
+1. gdb stops the target at the entry of ``malloc`` or of ``PyEval_SaveThread`` (whichever a
+   thread reaches first; at either entry the thread holds none of the allocator's locks), has
+   it schedule a pending call (``Py_AddPendingCall``), and leaves. The interpreter runs
+   pending calls on its main thread between two bytecodes, with the GIL held.
+2. When the main thread does not run it within a second or two (it is blocked outside the
+   interpreter: ``thread.join()``, a long ``read``), gdb comes back and stops the first thread
+   that is about to release the GIL (the entry of ``PyEval_SaveThread``: it still holds it, no
+   exception is pending) and runs the same code there, as a C extension may call back into
+   Python before it releases the GIL.
+
+The code (the bootstrap below) loads ``memray._memray`` by the path of *this* installation
+(the target's environment need not have memray), starts tracking and reports back through a
+status file. Both ways in may end up running it: the first to create ``<status>.claim`` does
+the work, the other returns. ``memray detach`` calls the extension's ``memray_rs_detach``
+(capture/src/detach.rs) the same two ways, so no Python code of the detach is in the capture.
+CPython 3.14's ``sys.remote_exec`` runs the bootstrap without gdb (these machines have no
+3.14: it is exercised through a stand-in).
+
+What the attach leaves in the target: the modules it imports (importlib.machinery,
+importlib.util, site, sysconfig, threading, atexit: most programs have them already), the
+extension under ``sys.modules["_memray_rs_attached"]`` (how a second attach or a detach finds
+it), and an ``atexit`` handler that finishes the capture.
+"""
 import json
 import os
 import shutil
@@ -24,7 +40,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict
+    from typing import Any, Dict, Optional
 
 # Runs inside the target, in a namespace of its own (nothing lands in the target's __main__).
 _BOOTSTRAP = r'''
@@ -41,6 +57,26 @@ def _memray_attach(P):
         finally:
             os.close(fd)
         os.rename(tmp, P["status"])
+
+    try:
+        claim = os.open(P["status"] + ".claim", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        # The other way in got here first, or `memray attach` gave up and cleaned up.
+        return
+    try:
+        os.write(claim, P["via"].encode())
+    finally:
+        os.close(claim)
+
+    if P["action"] == "detach":
+        # Only sys.remote_exec runs this; gdb calls the extension's memray_rs_detach instead.
+        m = sys.modules.get("_memray_rs_attached")
+        if m is not None and m.is_tracking():
+            m.stop_tracking()
+            report("ok")
+        else:
+            report("error: process %d is not being tracked by memray" % os.getpid())
+        return
 
     try:
         wanted = os.path.realpath(P["extension"])
@@ -106,6 +142,7 @@ def _memray_attach(P):
                 sys_path=[os.path.abspath(p) for p in sys.path if p],
                 skipped_frames=0,
                 socket=socket,
+                socket_timeout=P["timeout"],
                 aggregate=P["aggregate"],
             )
         except BaseException:
@@ -164,42 +201,79 @@ def _check_pid(pid: int) -> None:
         raise AttachError(_PTRACE_HINT.format(pid=pid, scope=_ptrace_scope())) from None
 
 
-def _run_gdb(pid: int, commands: "list[str]", timeout: float) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False) as script:
-        script.write("\n".join(commands) + "\n")
-    gdb = subprocess.Popen(
-        [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", script.name],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        stdout, stderr = gdb.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # Never kill gdb while the process is stopped or has a breakpoint in it (a breakpoint
-        # left in malloc would kill it): interrupt it, and gdb, at the end of its script,
-        # removes the breakpoint and detaches.
-        gdb.send_signal(signal.SIGINT)
+class _Gdb:
+    """gdb attached to the target, running a script. Its output goes to a file, not a pipe: in
+    the live view's case it may outlive this command (it is inside the bootstrap until the view
+    connects), and it runs in a session of its own, so a Ctrl-C at the terminal never reaches
+    it while the target is stopped."""
+
+    def __init__(self, pid: int, commands: "list[str]") -> None:
+        self.pid = pid
+        with tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False) as script:
+            script.write("\n".join(commands) + "\n")
+        self.script = script.name
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+        self.proc = subprocess.Popen(
+            [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", self.script],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float) -> bool:
         try:
-            gdb.communicate(timeout=30)
+            self.proc.wait(timeout=max(timeout, 0))
+            return True
         except subprocess.TimeoutExpired:
-            gdb.kill()
-            gdb.communicate()
-        raise AttachError(
-            f"process {pid} reached no point where memray can get in within {timeout:.0f} s "
-            "(it made no allocation: is it blocked or idle?)"
-        ) from None
+            return False
+
+    def interrupt(self) -> None:
+        """Stops gdb's ``continue`` (never kill gdb while the process is stopped or has a
+        breakpoint in it: a breakpoint left in malloc would kill it): at the end of its script
+        gdb removes the breakpoints and detaches."""
+        self.proc.send_signal(signal.SIGINT)
+        if not self.wait(30):
+            self.proc.kill()
+            self.proc.wait()
+
+    def output(self) -> str:
+        """gdb's output so far; raises the ptrace failures it reports."""
+        self.log.seek(0)
+        out = self.log.read()
+        if _VERBOSE:
+            print(out, file=sys.stderr)
+        if "ptrace: Operation not permitted" in out or "Could not attach to process" in out:
+            raise AttachError(_PTRACE_HINT.format(pid=self.pid, scope=_ptrace_scope()))
+        if "ptrace: No such process" in out:
+            raise AttachError(f"no process with PID {self.pid}")
+        return out
+
+    def close(self) -> None:
+        os.unlink(self.script)
+        self.log.close()
+
+
+_GDB_PREAMBLE = ["set pagination off", "set confirm off", "set unwindonsignal on"]
+
+
+def _run_gdb(pid: int, commands: "list[str]", timeout: float) -> str:
+    """Runs a gdb script to its end; interrupted (see `_Gdb.interrupt`) after `timeout`."""
+    gdb = _Gdb(pid, _GDB_PREAMBLE + commands)
+    try:
+        if not gdb.wait(timeout):
+            gdb.interrupt()
+            gdb.output()
+            raise AttachError(
+                f"process {pid} reached no point where memray can get in within {timeout:.0f} s "
+                "(it made no allocation and released no GIL: is it blocked or idle?)"
+            )
+        return gdb.output()
     finally:
-        os.unlink(script.name)
-    out = stdout + stderr
-    if _VERBOSE:
-        print(out, file=sys.stderr)
-    if "ptrace: Operation not permitted" in out or "Could not attach to process" in out:
-        raise AttachError(_PTRACE_HINT.format(pid=pid, scope=_ptrace_scope()))
-    if "ptrace: No such process" in out:
-        raise AttachError(f"no process with PID {pid}")
-    return out
+        gdb.close()
 
 
 def _probe(pid: int) -> None:
@@ -208,9 +282,6 @@ def _probe(pid: int) -> None:
     out = _run_gdb(
         pid,
         [
-            "set pagination off",
-            "set confirm off",
-            "set unwindonsignal on",
             "printf \"MEMRAY-SYMBOL %p\\n\", (void*)&Py_AddPendingCall",
             "printf \"MEMRAY-VERSION %s\\n\", (char*)Py_GetVersion()",
             "detach",
@@ -233,29 +304,52 @@ def _probe(pid: int) -> None:
         )
 
 
-def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
-    """Has the target run the bootstrap at its next safe point; returns its status line."""
+# How long the main thread gets to run the pending call before gdb comes back for a thread
+# that releases the GIL.
+_PENDING_GRACE = 2.0
+
+
+def _c_string(text: str) -> str:
+    return json.dumps(text)
+
+
+def _calls(params: "Dict[str, Any]") -> "tuple[str, str]":
+    """The two calls into the target: scheduling the pending call, and running it in place."""
     if params["action"] == "detach":
-        # memray._memray's own pending call (capture/src/detach.rs): no Python code runs, so
-        # nothing of the detach is in the capture. Without the extension in the process, gdb
-        # finds no such function: nothing was attached.
-        call = "(int)Py_AddPendingCall(memray_rs_detach, (void*){})".format(
-            json.dumps(params["status"]))
-    else:
-        code = _BOOTSTRAP.replace("PARAMS", repr(params))
-        line = "exec(compile({!r}, '<memray attach>', 'exec'), {{'__name__': '__memray_attach__'}})"
-        call = "(int)Py_AddPendingCall((int(*)(void*))PyRun_SimpleString, (void*){})".format(
-            json.dumps(line.format(code)))
+        arg = "(void*){}".format(_c_string(params["status"]))
+        return (f"(int)Py_AddPendingCall(memray_rs_detach, {arg})",
+                f"(int)memray_rs_detach({arg})")
+    line = "exec(compile({!r}, '<memray attach>', 'exec'), {{'__name__': '__memray_attach__'}})"
+
+    def run(via: str) -> str:
+        code = _BOOTSTRAP.replace("PARAMS", repr(dict(params, via=via)))
+        return _c_string(line.format(code))
+
+    return (f"(int)Py_AddPendingCall((int(*)(void*))PyRun_SimpleString, (void*){run('pending')})",
+            f"(int)PyRun_SimpleString({run('direct')})")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
+    """Has the target run the bootstrap (or the detach) at a safe point; returns its status."""
+    deadline = time.monotonic() + timeout
+    status_path = params["status"]
+    pending, direct = _calls(params)
     out = _run_gdb(
         pid,
         [
-            "set pagination off",
-            "set confirm off",
-            "set unwindonsignal on",
             "break malloc",
-            "commands 1",
+            "break PyEval_SaveThread",
+            "commands 1-2",
             "  delete breakpoints",
-            "  call " + call,
+            "  call " + pending,
             "  detach",
             "  quit",
             "end",
@@ -265,31 +359,54 @@ def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
     )
     if params["action"] == "detach" and 'No symbol "memray_rs_detach"' in out:
         return f"error: process {pid} is not being tracked by memray"
-    return _wait_for_status(pid, params["status"], timeout)
+    status = _wait_for_status(status_path, min(deadline, time.monotonic() + _PENDING_GRACE))
+    if status:
+        return status
 
-
-# `memray detach` through sys.remote_exec, which can only run Python code.
-_DETACH_CODE = """
-import os, sys
-m = sys.modules.get("_memray_rs_attached")
-tracking = m is not None and m.is_tracking()
-if tracking:
-    m.stop_tracking()
-with open(STATUS + ".tmp", "w") as f:
-    f.write("ok" if tracking else "error: process %d is not being tracked by memray" % os.getpid())
-os.rename(STATUS + ".tmp", STATUS)
-"""
+    # The main thread is blocked outside the interpreter: run it on a thread that is about to
+    # release the GIL (unless the pending call got there first).
+    claim = status_path + ".claim"
+    gdb = _Gdb(
+        pid,
+        _GDB_PREAMBLE
+        + [
+            "break PyEval_SaveThread if (long)PyErr_Occurred() == 0",
+            "commands 1",
+            "  delete breakpoints",
+            "  if (int)access({}, 0) != 0".format(_c_string(claim)),
+            "    call " + direct,
+            "  end",
+            "  detach",
+            "  quit",
+            "end",
+            "continue",
+        ],
+    )
+    try:
+        status = _wait_for_status(status_path, deadline, until_exit=gdb)
+        if status and params.get("port") is not None and _read(claim) == "direct":
+            # Live view: gdb is inside the bootstrap, which waits for the view to connect.
+            return status
+        # The pending call ran, or the bootstrap is done: gdb leaves by itself at the next
+        # release of the GIL; stop it waiting for one.
+        if not gdb.wait(1.0 if status else 0):
+            gdb.interrupt()
+        gdb.output()
+    finally:
+        gdb.close()
+    if status:
+        return status
+    raise AttachError(
+        f"process {pid} did not run memray's code within {timeout:.0f} s (no thread ran Python "
+        "code or released the GIL)"
+    )
 
 
 def _remote_exec(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
     """CPython 3.14 and later: ``sys.remote_exec`` has the target run a script at its next safe
     point (the main thread, between two bytecodes, the GIL held), without a debugger. Not
     exercised here: these machines have no 3.14."""
-    if params["action"] == "detach":
-        code = _DETACH_CODE.replace("STATUS", repr(params["status"]), 1)
-        code = "STATUS = {!r}\n{}".format(params["status"], _DETACH_CODE)
-    else:
-        code = _BOOTSTRAP.replace("PARAMS", repr(params))
+    code = _BOOTSTRAP.replace("PARAMS", repr(dict(params, via="remote")))
     script = params["status"] + ".py"
     with open(script, "w") as f:
         f.write("exec(compile({!r}, '<memray attach>', 'exec'), "
@@ -303,24 +420,30 @@ def _remote_exec(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
         raise AttachError(_PTRACE_HINT.format(pid=pid, scope=_ptrace_scope())) from None
     except (RuntimeError, OSError) as e:
         raise AttachError(f"could not get into process {pid}: {e}") from None
-    return _wait_for_status(pid, params["status"], timeout)
+    status = _wait_for_status(params["status"], time.monotonic() + timeout)
+    if not status:
+        raise AttachError(
+            f"process {pid} did not run memray's code within {timeout:.0f} s (its main thread "
+            "may be blocked outside the interpreter)"
+        )
+    return status
 
 
-def _wait_for_status(pid: int, status_path: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(status_path) as f:
-                status = f.read()
-            if status:
-                return status
-        except FileNotFoundError:
-            pass
+def _wait_for_status(status_path: str, deadline: float,
+                     until_exit: "Optional[_Gdb]" = None) -> str:
+    """The status the target wrote, or "" at `deadline` (or once `until_exit` has exited and
+    the status still is not there)."""
+    while True:
+        status = _read(status_path)
+        if status:
+            return status
+        if until_exit is not None and not until_exit.running():
+            # A moment for a pending call scheduled earlier.
+            until_exit = None
+            deadline = min(deadline, time.monotonic() + _PENDING_GRACE)
+        if time.monotonic() >= deadline:
+            return ""
         time.sleep(0.05)
-    raise AttachError(
-        f"process {pid} did not run memray's code within {timeout:.0f} s (its main thread may be "
-        "blocked outside the interpreter)"
-    )
 
 
 def main(argv: "list[str]") -> int:
@@ -344,6 +467,7 @@ def main(argv: "list[str]") -> int:
             if params.get("output"):
                 params["output"] = os.path.abspath(params["output"])
             timeout = float(spec.get("timeout", 30))
+            params["timeout"] = timeout
             inject = _remote_exec if remote else _inject
             status = inject(pid, params, timeout)
     except AttachError as e:
