@@ -8,6 +8,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -317,16 +319,32 @@ def test_ptrace_not_permitted_says_what_to_change(tmp_path):
                              capture_output=True, text=True).stdout.strip()
     if version != str(sys.version_info[:2]):
         pytest.skip("the system's python3 is of another version than the built extension")
-    proc, _ = start_target(tmp_path, seconds=3)
-    package = Path(memray.__file__).resolve().parent.parent
-    env = dict(os.environ, MEMRAY_PYTHON=str(system), PYTHONPATH=str(package))
-    result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         str(BIN / "memray"), "attach", "-o", "/tmp/never.bin", str(proc.pid)],
-        capture_output=True, text=True, timeout=60, env=env)
-    one_error_line(result, "ptrace")
-    assert "CAP_SYS_PTRACE" in result.stderr and "ptrace_scope" in result.stderr
-    finish(proc)
+    # Nor may it enter a checkout under a private directory: the programs and the package go
+    # into a directory anyone can read.
+    shared = Path(tempfile.mkdtemp(prefix="memray-nobody-"))
+    try:
+        shared.chmod(0o755)
+        (shared / "bin").mkdir()
+        for name in ("memray", "memray-capture"):
+            shutil.copy2(BIN / name, shared / "bin" / name)
+        suffix = sysconfig.get_config_var("EXT_SUFFIX")
+        shutil.copytree(
+            Path(memray.__file__).resolve().parent, shared / "lib" / "memray",
+            ignore=lambda d, names: [n for n in names if n == "__pycache__"
+                                     or (n.endswith(".so") and not n.endswith(suffix))])
+        for d in [shared, *shared.rglob("*")]:
+            d.chmod(0o755 if d.is_dir() or os.access(d, os.X_OK) else 0o644)
+        proc, _ = start_target(tmp_path, seconds=3)
+        env = dict(os.environ, MEMRAY_PYTHON=str(system), PYTHONPATH=str(shared / "lib"))
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             str(shared / "bin" / "memray"), "attach", "-o", "/tmp/never.bin", str(proc.pid)],
+            capture_output=True, text=True, timeout=60, env=env)
+        one_error_line(result, "ptrace")
+        assert "CAP_SYS_PTRACE" in result.stderr and "ptrace_scope" in result.stderr
+        finish(proc)
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_usage_errors(tmp_path):
