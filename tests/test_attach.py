@@ -168,16 +168,23 @@ main()
 """
 
 
-def test_twenty_attach_detach_cycles_with_eight_threads(tmp_path):
-    prog = tmp_path / "threaded.py"
-    prog.write_text(THREADED)
+def start_until_stopped(tmp_path, name, source):
+    """Starts a program that takes the paths of its ready file and its stop file; returns once
+    it is ready, with (process, program path, stop file)."""
+    prog = tmp_path / name
+    prog.write_text(source)
     ready, stop = tmp_path / "ready", tmp_path / "stop"
     proc = subprocess.Popen([base_python(), str(prog), str(ready), str(stop)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    return proc, prog, stop
+
+
+def test_twenty_attach_detach_cycles_with_eight_threads(tmp_path):
+    proc, _, stop = start_until_stopped(tmp_path, "threaded.py", THREADED)
     try:
-        while not ready.exists():
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
         for i in range(20):
             capture = tmp_path / f"c{i}.bin"
             memray_cmd("attach", "-o", capture, proc.pid)
@@ -218,16 +225,9 @@ raise SystemExit(main())
 
 
 def test_a_target_whose_main_thread_is_blocked_outside_the_interpreter(tmp_path):
-    prog = tmp_path / "blocked.py"
-    prog.write_text(BLOCKED)
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    proc = subprocess.Popen([base_python(), str(prog), str(ready), str(stop)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, prog, stop = start_until_stopped(tmp_path, "blocked.py", BLOCKED)
     capture = tmp_path / "blocked.bin"
     try:
-        while not ready.exists():
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
         memray_cmd("attach", "-o", capture, proc.pid)
         time.sleep(1)
         memray_cmd("detach", proc.pid)
