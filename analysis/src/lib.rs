@@ -14,6 +14,7 @@ pub mod modules;
 pub mod observer;
 pub mod observers;
 pub mod parallel;
+pub mod process_set;
 pub mod replay;
 pub mod snapshot;
 pub mod stats;

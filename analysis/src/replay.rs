@@ -136,6 +136,8 @@ pub struct Analysis {
     pub interval_runs: Vec<Runs>,
     /// Allocations by location and the intervals they were made and freed in.
     pub lifetimes: Vec<Lifetime>,
+    /// The processes of a merged capture set (`crate::process_set`); empty for one capture.
+    pub processes: Vec<crate::process_set::Process>,
 }
 
 impl Analysis {
@@ -621,6 +623,7 @@ impl Replay {
             interval_peaks: Vec::new(),
             interval_runs: Vec::new(),
             lifetimes: Vec::new(),
+            processes: Vec::new(),
         };
         let end = End {
             blocks: &self.blocks,

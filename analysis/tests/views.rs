@@ -86,6 +86,7 @@ fn header() -> Header {
         stdlib_dir: "/usr/lib/python3.11".into(),
         site_packages: vec!["/usr/lib/python3.11/site-packages".into()],
         sys_path: vec!["/proj".into(), "/usr/lib/python3.11".into()],
+        parent_pid: 0,
     }
 }
 

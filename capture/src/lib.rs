@@ -61,7 +61,7 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
     follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
-    sys_path, skipped_frames, socket=None, aggregate=false, socket_timeout=None))]
+    sys_path, skipped_frames, socket=None, aggregate=false, socket_timeout=None, parent_pid=0))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
     py: Python<'_>,
@@ -81,6 +81,7 @@ fn start_tracking(
     socket: Option<(String, u16)>,
     aggregate: bool,
     socket_timeout: Option<f64>,
+    parent_pid: u32,
 ) -> PyResult<u32> {
     if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
         return Err(PyRuntimeError::new_err(
@@ -109,6 +110,7 @@ fn start_tracking(
         stdlib_dir,
         site_packages,
         sys_path,
+        parent_pid,
     };
     let options = Options {
         path: path.clone(),
@@ -244,6 +246,7 @@ fn child_options(parent: &Options) -> Options {
     options.path = format!("{stem}.{pid}");
     options.overwrite = true;
     options.header.pid = pid;
+    options.header.parent_pid = parent_pid;
     options.header.main_thread_id = current_tid();
     options.header.start_time_ms = now_ms();
     options

@@ -37,6 +37,7 @@ complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s q 
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l native -d 'Track native (C/C++) stack frames as well'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l trace-python-allocators -d 'Record allocations made by the pymalloc allocator'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l follow-fork -d 'Record allocations in child processes forked from the tracked script'
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l follow-children -d 'Record allocations in every Python process started below the tracked script (fork, multiprocessing\'s spawn and forkserver, subprocess and exec of a Python), each into OUTPUT.<pid>'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l live -d 'Start a live tracking session and immediately connect a live server'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l live-remote -d 'Start a live tracking session and wait until a client connects'

@@ -1,5 +1,6 @@
 complete -c memray-flamegraph -s o -l output -d 'Output file name' -r -F
 complete -c memray-flamegraph -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray-flamegraph -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray-flamegraph -l format -d 'What to write: the interactive HTML page, or a static SVG flame graph (drawn by the inferno crate; its default name ends in .svg)' -r -f -a "html\t''
 svg\t''"
 complete -c memray-flamegraph -s f -l force -d 'If the output file already exists, overwrite it'

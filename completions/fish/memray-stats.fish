@@ -1,4 +1,5 @@
 complete -c memray-stats -s n -l num-largest -d 'Displays the top \'n\' largest allocating functions' -r
+complete -c memray-stats -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray-stats -s o -l output -d 'Output file name for JSON output' -r -F
 complete -c memray-stats -l json -d 'Exports stats as JSON'
 complete -c memray-stats -s f -l force -d 'If the JSON output file already exists, overwrite it'

@@ -44,6 +44,7 @@ complete -c memray -n "__fish_memray_using_subcommand run" -s q -l quiet -d 'Don
 complete -c memray -n "__fish_memray_using_subcommand run" -l native -d 'Track native (C/C++) stack frames as well'
 complete -c memray -n "__fish_memray_using_subcommand run" -l trace-python-allocators -d 'Record allocations made by the pymalloc allocator'
 complete -c memray -n "__fish_memray_using_subcommand run" -l follow-fork -d 'Record allocations in child processes forked from the tracked script'
+complete -c memray -n "__fish_memray_using_subcommand run" -l follow-children -d 'Record allocations in every Python process started below the tracked script (fork, multiprocessing\'s spawn and forkserver, subprocess and exec of a Python), each into OUTPUT.<pid>'
 complete -c memray -n "__fish_memray_using_subcommand run" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
 complete -c memray -n "__fish_memray_using_subcommand run" -l live -d 'Start a live tracking session and immediately connect a live server'
 complete -c memray -n "__fish_memray_using_subcommand run" -l live-remote -d 'Start a live tracking session and wait until a client connects'
@@ -72,6 +73,7 @@ complete -c memray -n "__fish_memray_using_subcommand detach" -s v -l verbose -d
 complete -c memray -n "__fish_memray_using_subcommand detach" -s h -l help -d 'Print help'
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s o -l output -d 'Output file name' -r -F
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l format -d 'What to write: the interactive HTML page, or a static SVG flame graph (drawn by the inferno crate; its default name ends in .svg)' -r -f -a "html\t''
 svg\t''"
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s f -l force -d 'If the output file already exists, overwrite it'
@@ -85,6 +87,7 @@ complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s h -l help -
 complete -c memray -n "__fish_memray_using_subcommand live" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_using_subcommand parse" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_using_subcommand stats" -s n -l num-largest -d 'Displays the top \'n\' largest allocating functions' -r
+complete -c memray -n "__fish_memray_using_subcommand stats" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand stats" -s o -l output -d 'Output file name for JSON output' -r -F
 complete -c memray -n "__fish_memray_using_subcommand stats" -l json -d 'Exports stats as JSON'
 complete -c memray -n "__fish_memray_using_subcommand stats" -s f -l force -d 'If the JSON output file already exists, overwrite it'
@@ -92,17 +95,20 @@ complete -c memray -n "__fish_memray_using_subcommand stats" -s h -l help -d 'Pr
 complete -c memray -n "__fish_memray_using_subcommand summary" -s s -l sort-column -d 'Column number to sort on (1: total memory, 2: total %, 3: own memory, 4: own %, 5: allocation count)' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -s r -l max-rows -d 'Maximum number of rows to display' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand summary" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -l leaks -d 'Show memory leaks, instead of peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
 complete -c memray -n "__fish_memray_using_subcommand summary" -s h -l help -d 'Print help'
 complete -c memray -n "__fish_memray_using_subcommand table" -s o -l output -d 'Output file name' -r -F
 complete -c memray -n "__fish_memray_using_subcommand table" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand table" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand table" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray -n "__fish_memray_using_subcommand table" -l leaks -d 'Show memory leaks, instead of peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand table" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
 complete -c memray -n "__fish_memray_using_subcommand table" -l split-threads -d 'One row per thread instead of merging threads'
 complete -c memray -n "__fish_memray_using_subcommand table" -s h -l help -d 'Print help'
 complete -c memray -n "__fish_memray_using_subcommand transform" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand transform" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand transform" -s o -l output -d 'Output file name (- for standard output)' -r -F
 complete -c memray -n "__fish_memray_using_subcommand transform" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray -n "__fish_memray_using_subcommand transform" -l leaks -d 'Show memory leaks, instead of peak memory usage'
@@ -110,6 +116,7 @@ complete -c memray -n "__fish_memray_using_subcommand transform" -l temporary-al
 complete -c memray -n "__fish_memray_using_subcommand transform" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_using_subcommand tree" -s b -l biggest-allocs -d 'Show the N biggest allocation paths (the rest are folded into one line)' -r
 complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
+complete -c memray -n "__fish_memray_using_subcommand tree" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand tree" -l leaks -d 'Show memory leaks, instead of peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
 complete -c memray -n "__fish_memray_using_subcommand tree" -s h -l help -d 'Print help'

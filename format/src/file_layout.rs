@@ -52,6 +52,7 @@ pub fn encode_file_header(h: &Header) -> Vec<u8> {
             put_bytes(&mut body, p.as_bytes());
         }
     }
+    put_u64(&mut body, u64::from(h.parent_pid));
     let mut out = Vec::with_capacity(FILE_PREFIX_LEN + body.len());
     out.extend_from_slice(&FILE_MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -121,6 +122,12 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
         }
     }
     let [site_packages, sys_path] = lists;
+    // Appended fields: absent in older captures.
+    let parent_pid = if c.is_empty() {
+        0
+    } else {
+        c.u32().ok_or_else(bad)?
+    };
     // Fields added by later minor revisions would follow here; they are ignored.
     Ok(Header {
         pid,
@@ -138,6 +145,7 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
         stdlib_dir,
         site_packages,
         sys_path,
+        parent_pid,
     })
 }
 

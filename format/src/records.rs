@@ -112,6 +112,10 @@ pub struct Header {
     pub stdlib_dir: String,
     pub site_packages: Vec<String>,
     pub sys_path: Vec<String>,
+    /// The process that started this one, when it is tracked as part of a process tree
+    /// (`--follow-fork`, `--follow-children`); 0 for the process `memray run` started, and in
+    /// captures written before the field existed.
+    pub parent_pid: u32,
 }
 
 /// Totals written by the writer when it finishes cleanly (absent from a cut-short capture).

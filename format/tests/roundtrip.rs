@@ -22,6 +22,7 @@ fn header() -> Header {
         stdlib_dir: "/usr/lib/python3.11".into(),
         site_packages: vec!["/venv/lib/python3.11/site-packages".into()],
         sys_path: vec!["/work".into(), "/usr/lib/python3.11".into()],
+        parent_pid: 77,
     }
 }
 

@@ -69,6 +69,16 @@ impl NativeSymbols {
         self.locations.is_empty()
     }
 
+    /// Appends `other`'s nodes after this one's (node `id` of `other` becomes node
+    /// `id + self's node count`), as merging the captures of several processes needs.
+    pub fn append(&mut self, other: &NativeSymbols) {
+        let base = self.locations.len() as u32;
+        self.node_location
+            .extend(other.node_location.iter().map(|l| l.saturating_add(base)));
+        self.locations.extend(other.locations.iter().cloned());
+        self.warnings.extend(other.warnings.iter().cloned());
+    }
+
     /// Symbols given outright: node `i + 1` has `frames[i]` (for tests of what uses them).
     pub fn from_frames(frames: Vec<Vec<NativeFrame>>) -> NativeSymbols {
         NativeSymbols {

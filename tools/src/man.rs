@@ -20,15 +20,26 @@ pub fn all() -> Vec<Command> {
     ]
 }
 
-/// Every program's man page: its file name (`memray-stats.1`) and its roff text.
+/// Every program's man page: its file name (`memray-stats.1`) and its roff text; a program
+/// with subcommands also gets one page per subcommand (`memray-capture-run.1`, which
+/// `memray-capture.1` refers to), with its options.
 pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    all()
-        .into_iter()
-        .map(|cmd| {
-            let file = format!("{}.1", cmd.get_name());
-            let mut roff = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut roff)?;
-            Ok((file, roff))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for cmd in all() {
+        let name = cmd.get_name().to_string();
+        for sub in cmd.get_subcommands() {
+            // clap names are 'static; these few live as long as the generator anyway.
+            let full: &'static str =
+                Box::leak(format!("{name}-{}", sub.get_name()).into_boxed_str());
+            out.push(render(sub.clone().name(full), full)?);
+        }
+        out.push(render(cmd, &name)?);
+    }
+    Ok(out)
+}
+
+fn render(cmd: Command, name: &str) -> std::io::Result<(String, Vec<u8>)> {
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut roff)?;
+    Ok((format!("{name}.1"), roff))
 }

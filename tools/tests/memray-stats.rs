@@ -705,7 +705,7 @@ fn bad_input_fails_with_one_line() {
     let cases: &[(&str, &str)] = &[
         ("missing.bin", "No such file: missing.bin"),
         ("empty.bin", "empty"),
-        ("adir", "No such file: adir"),
+        ("adir", "adir: no memray captures in this directory"),
         ("text.bin", "not a memray capture"),
         ("version.bin", "version 4"),
         ("header-cut.bin", "truncated"),

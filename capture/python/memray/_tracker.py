@@ -114,6 +114,9 @@ class Tracker:
             file_format = FileFormat(file_format)
         self.file_format = file_format
         self._main_tid: "Optional[int]" = None
+        # Set by `memray run --follow-children`'s bootstrap in a child process.
+        self._parent_pid = 0
+        self._skipped_frames: "Optional[int]" = None
         self._surviving_objects: "Optional[Tuple[object, ...]]" = None
         self._surviving_error: "Optional[str]" = None
 
@@ -137,6 +140,8 @@ class Tracker:
         # Frames above the caller of __enter__ belong to whoever started tracking; reports
         # hide them on the main thread (Memray's rule). The count includes this frame.
         skipped = max(_memray.python_depth() - 2, 0)
+        if self._skipped_frames is not None:
+            skipped = self._skipped_frames
         self._surviving_objects = self._surviving_error = None
         _thread_names.install()
         try:
@@ -156,6 +161,7 @@ class Tracker:
                 skipped_frames=skipped,
                 socket=socket,
                 aggregate=aggregate,
+                parent_pid=self._parent_pid,
             )
         except BaseException:
             _thread_names.uninstall()

@@ -121,6 +121,11 @@ pub struct RunArgs {
     /// Record allocations in child processes forked from the tracked script
     #[arg(long)]
     pub follow_fork: bool,
+    /// Record allocations in every Python process started below the tracked script (fork,
+    /// multiprocessing's spawn and forkserver, subprocess and exec of a Python), each into
+    /// OUTPUT.<pid>
+    #[arg(long)]
+    pub follow_children: bool,
     /// Write aggregated stats to the output file instead of all allocations
     #[arg(long)]
     pub aggregate: bool,

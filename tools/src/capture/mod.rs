@@ -59,6 +59,9 @@ pub fn main(args: Cli) -> ExitCode {
     if args.follow_fork && (args.live || args.live_remote) {
         usage_error("--follow-fork cannot be used with the live TUI");
     }
+    if args.follow_children && (args.live || args.live_remote) {
+        usage_error("--follow-children cannot be used with the live TUI");
+    }
     if args.aggregate && (args.live || args.live_remote) {
         usage_error("--aggregate cannot be used with the live TUI");
     }
@@ -102,7 +105,8 @@ fn run(args: RunArgs) -> Result<()> {
         (args.quiet, 'q'),
         (args.native, 'n'),
         (args.trace_python_allocators, 't'),
-        (args.follow_fork, 'F'),
+        (args.follow_fork || args.follow_children, 'F'),
+        (args.follow_children, 'C'),
         (args.no_compress, 'z'),
         (args.aggregate, 'a'),
         (live_port.is_some(), 'l'),

@@ -73,6 +73,10 @@ pub struct ViewArgs {
     /// Equivalent to --temporary-allocation-threshold=1
     #[arg(long)]
     pub temporary_allocations: bool,
+    /// With a capture set (a directory of captures, one per process): report on process PID
+    /// only
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 impl ViewArgs {

@@ -7,7 +7,7 @@ use memray_analysis::snapshot::{aggregate, Aggregate, View};
 use memray_analysis::{Analysis, ReplayOptions};
 
 use super::args::ViewArgs;
-use super::input::{open_analysis, refuse_aggregated};
+use super::input::{open_selected, refuse_aggregated};
 
 /// The view's name in a report's title (` (temporal)` added for a temporal flame graph).
 pub fn view_name(view: View, temporal: bool) -> String {
@@ -29,12 +29,13 @@ pub fn load_view(
     v: &ViewArgs,
     merge_threads: bool,
 ) -> Result<(Analysis, Vec<Aggregate>)> {
-    let a = open_analysis(
+    let a = open_selected(
         path,
         ReplayOptions {
             temporary_threshold: v.threshold(),
             ..Default::default()
         },
+        v.pid,
     )?;
     if v.view() == View::Temporary {
         refuse_aggregated(&a, "find temporary allocations using")?;

@@ -16,7 +16,7 @@ use memray_analysis::tree::{CallTree, TreeOptions};
 use memray_analysis::ReplayOptions;
 
 use crate::common::cli;
-use crate::common::input::{open_analysis, refuse_aggregated};
+use crate::common::input::{open_selected, refuse_aggregated};
 use crate::common::output::report_output;
 use crate::common::view::load_view;
 pub use args::{Args, PageFormat};
@@ -58,13 +58,14 @@ pub fn main(args: Args) -> ExitCode {
             return report.out.write(&output, &svg);
         }
         let doc = if args.temporal {
-            let a = open_analysis(
+            let a = open_selected(
                 &report.results,
                 ReplayOptions {
                     temporal_peaks: !report.view.leaks,
                     lifetimes: report.view.leaks,
                     ..Default::default()
                 },
+                report.view.pid,
             )?;
             refuse_aggregated(&a, "create a temporal flame graph from")?;
             temporal::document(&a, opts, report.view.view())

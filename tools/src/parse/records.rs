@@ -11,7 +11,7 @@ use memray_format::file_layout::{FILE_MAGIC, FORMAT_VERSION};
 use memray_format::reader::ChunkLoc;
 use memray_format::{Capture, FileFormat, Header, Trailer};
 
-use crate::common::input::check_input;
+use crate::common::input::check_file;
 
 fn list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
@@ -156,7 +156,7 @@ fn trailer_line(t: &Option<Trailer>) -> String {
 /// Dumps the capture at `path` (or `-`) to `out`.
 pub fn dump(path: &str, out: &mut dyn Write) -> Result<()> {
     let fail = || format!("Failed to parse allocation records in {path}");
-    check_input(path).with_context(fail)?;
+    check_file(path).with_context(fail)?;
     let mut capture = Capture::open(path).with_context(fail)?;
     writeln!(out, "{}", header_line(capture.header()))?;
     let mut io_error: Option<std::io::Error> = None;

@@ -19,7 +19,7 @@ use crate::common::args::{OutputArgs, READS_STDIN};
     mut_arg("force", |a| a.help("If the JSON output file already exists, overwrite it"))
 )]
 pub struct Args {
-    /// Results of the tracker run (a capture file, or - for stdin)
+    /// Results of the tracker run (a capture file, - for stdin, or a directory of captures)
     pub results: String,
     /// Displays the top 'n' largest allocating functions
     #[arg(short = 'n', long = "num-largest", default_value_t = 5, value_parser = positive)]
@@ -27,6 +27,10 @@ pub struct Args {
     /// Exports stats as JSON
     #[arg(long)]
     pub json: bool,
+    /// With a capture set (a directory of captures, one per process): report on process PID
+    /// only
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
     #[command(flatten)]
     pub out: OutputArgs,
 }

@@ -25,7 +25,7 @@ pub fn main(args: Args) -> ExitCode {
 fn run(args: Args) -> Result<()> {
     let compat = memray_compat();
     check_input(&args.results)?;
-    let (analysis, stats) = load(&args.results, args.num_largest)?;
+    let (analysis, stats) = load(&args.results, args.num_largest, args.pid)?;
     let tty = stdout_is_terminal();
     let mut stdout = std::io::stdout().lock();
     if compat {

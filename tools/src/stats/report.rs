@@ -10,13 +10,14 @@ use crate::common::human::{datetime_str, size_fmt};
 use crate::common::terminal::for_terminal;
 
 /// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
-pub fn load(path: &str, n: usize) -> anyhow::Result<(Analysis, Stats)> {
-    let analysis = crate::common::input::open_analysis(
+pub fn load(path: &str, n: usize, pid: Option<u32>) -> anyhow::Result<(Analysis, Stats)> {
+    let analysis = crate::common::input::open_selected(
         path,
         ReplayOptions {
             size_counts: true,
             ..Default::default()
         },
+        pid,
     )?;
     crate::common::input::refuse_aggregated(&analysis, "compute statistics using")?;
     let stats = stats::compute(&analysis, n);
@@ -63,6 +64,30 @@ pub struct JsonMetadata {
     pub has_native_traces: bool,
     pub trace_python_allocators: bool,
     pub file_format: u8,
+    /// A capture set: the sum of each process's own peak (`peak_memory` is the highest sum of
+    /// their heaps at one moment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum_of_peaks: Option<u64>,
+    /// A capture set: its processes, in order of start.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<JsonProcess>,
+}
+
+#[derive(Serialize)]
+pub struct JsonProcess {
+    pub pid: u32,
+    pub parent_pid: u32,
+    pub path: String,
+    pub command_line: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub peak_memory: u64,
+    pub heap_at_combined_peak: u64,
+    pub total_allocations: u64,
+    pub total_bytes_allocated: u64,
+    pub leaked_bytes: u64,
+    /// False when the capture was cut short (the process was killed).
+    pub complete: bool,
 }
 
 /// A JSON object whose keys keep the given order (`serde_json::Map` sorts them, since the
@@ -110,6 +135,29 @@ pub fn metadata(a: &Analysis) -> JsonMetadata {
         has_native_traces: h.native_traces,
         trace_python_allocators: h.trace_python_allocators,
         file_format: h.file_format as u8,
+        sum_of_peaks: (!a.processes.is_empty()).then(|| {
+            a.processes
+                .iter()
+                .fold(0u64, |s, p| s.saturating_add(p.peak_memory))
+        }),
+        processes: a
+            .processes
+            .iter()
+            .map(|p| JsonProcess {
+                pid: p.pid,
+                parent_pid: p.parent_pid,
+                path: p.path.clone(),
+                command_line: p.command_line.clone(),
+                start_time: datetime_str(p.start_time_ms),
+                end_time: datetime_str(p.end_time_ms),
+                peak_memory: p.peak_memory,
+                heap_at_combined_peak: p.heap_at_combined_peak,
+                total_allocations: p.n_allocations,
+                total_bytes_allocated: p.bytes_allocated,
+                leaked_bytes: p.leaked_bytes,
+                complete: p.complete,
+            })
+            .collect(),
     }
 }
 
@@ -241,6 +289,31 @@ pub fn render_text(a: &Analysis, s: &Stats, n: usize, bold: bool) -> String {
         "📈 Peak memory usage:".into(),
         vec![size_fmt(a.peak_memory)],
     );
+    if !a.processes.is_empty() {
+        let sum = a
+            .processes
+            .iter()
+            .fold(0u64, |s, p| s.saturating_add(p.peak_memory));
+        let mut lines = vec![format!(
+            "{} processes; the peak is the highest sum of their heaps at one moment \
+             (the sum of their own peaks: {})",
+            a.processes.len(),
+            size_fmt(sum)
+        )];
+        lines.extend(a.processes.iter().map(|p| {
+            format!(
+                "pid {} (parent {}): peak {}, {} at the combined peak, {} allocations{} [{}]",
+                p.pid,
+                p.parent_pid,
+                size_fmt(p.peak_memory),
+                size_fmt(p.heap_at_combined_peak),
+                p.n_allocations,
+                if p.complete { "" } else { ", cut short" },
+                p.path
+            )
+        }));
+        section("🌳 Processes:".into(), lines);
+    }
     let hist = if s.histogram.is_empty() {
         "<no data for histogram>".to_string()
     } else {

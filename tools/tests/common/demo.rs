@@ -100,7 +100,7 @@ pub fn bad_inputs(dir: &Path) -> [(&'static str, &'static str); 5] {
     fs::write(dir.join("corrupt.bin"), &corrupt).unwrap();
     [
         ("missing.bin", "No such file: missing.bin"),
-        ("adir", "No such file: adir"),
+        ("adir", "adir: no memray captures in this directory"),
         ("empty.bin", "empty"),
         ("text.bin", "not a memray capture"),
         ("corrupt.bin", "checksum mismatch"),

@@ -46,6 +46,7 @@ pub fn base_header() -> Header {
         stdlib_dir: "/usr/lib/python3.11".into(),
         site_packages: vec![],
         sys_path: vec!["/proj".into()],
+        parent_pid: 0,
     }
 }
 

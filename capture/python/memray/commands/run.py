@@ -5,7 +5,7 @@ exactly as Python would run it:
     python -m memray.commands.run FLAGS OUTPUT MODE TARGET [ARGS...]
 
 FLAGS is ``-`` or letters: f (--force), q (--quiet), n (--native), t
-(--trace-python-allocators), F (--follow-fork), z (--no-compress), a (--aggregate), l (live: stream to a
+(--trace-python-allocators), F (--follow-fork), C (--follow-children: with F), z (--no-compress), a (--aggregate), l (live: stream to a
 client instead of writing a file), r (--live-remote: say how to connect first); OUTPUT is the
 output file or empty for the default name, and with l the port to serve on (loopback only);
 MODE is ``file``, ``module`` or ``code``. The memray command
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         native: bool
         trace_python_allocators: bool
         follow_fork: bool
+        follow_children: bool
         no_compress: bool
         aggregate: bool
         live: bool
@@ -126,6 +127,17 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
         destination = FileDestination(
             filename, overwrite=spec["force"], compress_on_exit=not spec["no_compress"]
         )
+    if spec["follow_children"]:
+        assert filename is not None
+        from memray import _follow_children
+
+        _follow_children.export(
+            filename,
+            native=spec["native"],
+            trace_python_allocators=spec["trace_python_allocators"],
+            aggregate=spec["aggregate"],
+            compress=not spec["no_compress"],
+        )
     try:
         tracker = Tracker(
             destination=destination,
@@ -176,6 +188,13 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
                     f"{sys.executable} -m memray flamegraph {filename}",
                     flush=True,
                 )
+                if spec["follow_children"]:
+                    where = os.path.dirname(filename) or "."
+                    print(
+                        f"\nThe other processes wrote {filename}.<pid>; every process "
+                        f"together:\n\n{sys.executable} -m memray flamegraph {where}/",
+                        flush=True,
+                    )
     finally:
         tracker_cm.__exit__(*sys.exc_info())
 
@@ -189,6 +208,7 @@ def _parse(argv: "List[str]") -> "_Spec":
         "native": "n" in flags,
         "trace_python_allocators": "t" in flags,
         "follow_fork": "F" in flags,
+        "follow_children": "C" in flags,
         "no_compress": "z" in flags,
         "aggregate": "a" in flags,
         "live": "l" in flags,
