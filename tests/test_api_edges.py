@@ -96,6 +96,20 @@ def test_each_record_has_the_thread_name_of_its_moment(tmp_path):
                      63_000: "set-outside", 64_000: "by-prctl"}
 
 
+def test_starting_and_stopping_a_tracker_records_nothing_of_its_own(tmp_path):
+    # On 3.10 a call with 16 keyword arguments frees a block of the interpreter's once it
+    # returns: the tracker's own start must not leave such a record in every capture.
+    script = write(tmp_path / "prog.py", """
+import memray
+with memray.Tracker("out.bin"):
+    pass
+""")
+    run_python(script, "out.bin")
+    with memray.FileReader(tmp_path / "out.bin") as reader:
+        assert [(r.allocator, r.size) for r in reader.get_allocation_records()] == []
+        assert reader.metadata.total_allocations == 0
+
+
 def test_commands_main_runs_a_command_and_returns_its_status(tmp_path):
     script = write(tmp_path / "prog.py", """
         import sys

@@ -42,6 +42,11 @@ static CHILD: Mutex<Option<(Options, std::io::Result<tracker::Sink>)>> = Mutex::
 /// The forking thread's signal mask while a tracked process forks: every signal waits from
 /// before the fork until the parent is back, and in the child until its capture file exists.
 static FORK_MASK: Mutex<Option<libc::sigset_t>> = Mutex::new(None);
+/// Set by `os.fork`'s Python `before` hook until the fork returns: only a fork made through
+/// Python (`os.fork`, multiprocessing) gets a capture of its own. A fork from C (`subprocess`
+/// on 3.9, or without vfork) runs no Python in the child, which only execs another program:
+/// a capture there would hold nothing and leave an empty member in the capture set.
+static PYTHON_FORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 static TRACE_PYTHON_ALLOCATORS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
@@ -58,10 +63,14 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 }
 
 /// Starts tracking into `path`; returns the tracker id of the calling (main) thread.
+/// `paths` is (stdlib directory, site-packages, sys.path), for the reports' import filter.
+///
+/// Keep the keyword arguments at 15 or fewer: with 16, CPython 3.10 frees a block of its own
+/// when the call returns, after tracking has begun, which every capture would then record.
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
-    follow_fork, memory_interval_ms, command_line, python_version, stdlib_dir, site_packages,
-    sys_path, skipped_frames, socket=None, aggregate=false, socket_timeout=None, parent_pid=0))]
+    follow_fork, memory_interval_ms, command_line, python_version, paths, skipped_frames,
+    socket=None, aggregate=false, socket_timeout=None, parent_pid=0))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
     py: Python<'_>,
@@ -74,9 +83,7 @@ fn start_tracking(
     memory_interval_ms: u32,
     command_line: String,
     python_version: String,
-    stdlib_dir: String,
-    site_packages: Vec<String>,
-    sys_path: Vec<String>,
+    paths: (String, Vec<String>, Vec<String>),
     skipped_frames: u32,
     socket: Option<(String, u16)>,
     aggregate: bool,
@@ -90,6 +97,7 @@ fn start_tracking(
     }
     tracker::init_thread_key();
     let tid = current_tid();
+    let (stdlib_dir, site_packages, sys_path) = paths;
     let header = Header {
         pid: std::process::id(),
         main_thread_id: tid,
@@ -252,9 +260,21 @@ fn child_options(parent: &Options) -> Options {
     options
 }
 
+/// `os.register_at_fork(before=...)`: the fork about to happen is Python's.
+#[pyfunction]
+fn python_fork_begins() {
+    PYTHON_FORK.store(true, Relaxed);
+}
+
+/// `os.register_at_fork(after_in_parent=...)`: Python's fork has returned in the parent.
+#[pyfunction]
+fn python_fork_ends() {
+    PYTHON_FORK.store(false, Relaxed);
+}
+
 extern "C" fn before_fork() {
     STATE.hold_for_fork();
-    if ACTIVE.load(Relaxed) {
+    if ACTIVE.load(Relaxed) && PYTHON_FORK.load(Relaxed) {
         // A process terminated as soon as it is forked (a Pool worker nobody needed) must
         // still leave a capture that reads: see `after_fork_child`.
         let old = quiet_thread::block_signals();
@@ -279,10 +299,11 @@ extern "C" fn after_fork_child() {
     let _quiet = seam::Guard::enter();
     // SAFETY: a fresh child: the forking thread is its only thread.
     unsafe { STATE.reset_in_child() };
+    let python_fork = PYTHON_FORK.swap(false, Relaxed);
     let state = STATE.lock().take();
     if let Some(state) = state {
         ACTIVE.store(false, Relaxed);
-        if state.options.follow_fork {
+        if state.options.follow_fork && python_fork {
             // The file, with its header, before any signal can end the child.
             let options = child_options(&state.options);
             let sink = tracker::open_sink(&options.path, true).and_then(|sink| {
@@ -353,6 +374,8 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register_thread_name, m)?)?;
     m.add_function(wrap_pyfunction!(thread_id, m)?)?;
     m.add_function(wrap_pyfunction!(follow_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(python_fork_begins, m)?)?;
+    m.add_function(wrap_pyfunction!(python_fork_ends, m)?)?;
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;

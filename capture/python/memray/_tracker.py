@@ -155,9 +155,7 @@ class Tracker:
                 memory_interval_ms=self.memory_interval_ms,
                 command_line=" ".join(sys.argv),
                 python_version=".".join(map(str, sys.version_info[:3])),
-                stdlib_dir=stdlib,
-                site_packages=site_packages,
-                sys_path=sys_path,
+                paths=(stdlib, site_packages, sys_path),
                 skipped_frames=skipped,
                 socket=socket,
                 aggregate=aggregate,
@@ -168,7 +166,11 @@ class Tracker:
             raise
         _thread_names.register_running()
         if not _fork_hook_registered:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            os.register_at_fork(
+                before=_memray.python_fork_begins,
+                after_in_parent=_memray.python_fork_ends,
+                after_in_child=_after_fork_in_child,
+            )
             _fork_hook_registered = True
         if not _exit_hook_registered:
             atexit.register(_stop_at_exit)
