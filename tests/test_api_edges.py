@@ -110,6 +110,31 @@ with memray.Tracker("out.bin"):
         assert reader.metadata.total_allocations == 0
 
 
+def test_a_subprocess_that_fails_to_exec_leaves_tracking_on(tmp_path):
+    # subprocess's child (a vfork child on 3.10+, sharing the parent's memory) calls _exit
+    # when exec fails, and exec itself on success: neither may finish the parent's capture.
+    script = write(tmp_path / "prog.py", """
+import subprocess, sys
+import memray
+with memray.Tracker("out.bin"):
+    try:
+        subprocess.run(["/nonexistent/program"])
+    except FileNotFoundError:
+        pass
+    subprocess.run(["/bin/true"], check=True)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    block = bytearray(7_654_321)  # @after
+    print(memray._memray.is_tracking())
+""")
+    line = marks(script)["after"]
+    proc = run_python(script, "out.bin")
+    assert proc.stdout == "True\n"
+    with memray.FileReader(tmp_path / "out.bin") as reader:
+        sizes = [r.size for r in reader.get_allocation_records()
+                 if r.size == 7_654_322 and r.stack_trace()[0][2] == line]
+    assert sizes == [7_654_322]
+
+
 def test_commands_main_runs_a_command_and_returns_its_status(tmp_path):
     script = write(tmp_path / "prog.py", """
         import sys

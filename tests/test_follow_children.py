@@ -277,3 +277,86 @@ def test_reports_take_the_set(tmp_path):
     temporal = run([program("memray-flamegraph"), "--temporal", "-o", tmp_path / "t.html",
                     capset])
     assert temporal.returncode == 1 and "--pid" in temporal.stderr
+
+
+def test_by_process_and_a_set_given_as_several_files(tmp_path):
+    child = write(tmp_path / "child.py", CHILD)
+    line = marks(child)["hold"]
+    parent = write(tmp_path / "parent.py", SEPARATE)
+    capset, _ = run_tree(tmp_path, parent)
+    files = sorted(str(p) for p in capset.iterdir())
+    whole, _ = stats(capset)
+    procs = whole["metadata"]["processes"]
+    # The files named one by one are the same set as their directory.
+    listed, _ = stats(*files)
+    assert listed["metadata"]["processes"] == procs
+    assert listed["metadata"]["peak_memory"] == whole["metadata"]["peak_memory"]
+    assert bytes_at(peak_rows(*files), "hold", "child.py", line) == MB10 + 1
+    # --by-process: one document per process, in order of start, each its own peak.
+    docs, _ = stats(capset, "--by-process")
+    assert [d["metadata"]["pid"] for d in docs] == [p["pid"] for p in procs]
+    assert [d["metadata"]["peak_memory"] for d in docs] == [p["peak_memory"] for p in procs]
+    # The text reports: one section per process, headed by its pid and parent.
+    for tool in ("memray-tree", "memray-summary", "memray-stats"):
+        out = assert_ok(run([program(tool), "--by-process", capset])).stdout
+        if tool == "memray-stats":
+            assert out.lstrip().startswith("[")
+            continue
+        heads = [l for l in out.splitlines() if l.startswith("== Process ")]
+        assert len(heads) == 3, out
+        for p, head in zip(procs, heads):
+            assert head.startswith(f"== Process {p['pid']}")
+            if p["parent_pid"]:
+                assert f"(parent {p['parent_pid']})" in head
+    text = assert_ok(run([program("memray"), "stats", "--by-process", capset])).stdout
+    assert text.count("== Process ") == 3
+    # Two children each hold 10 MB at their own peak: each child's tree shows it.
+    tree = assert_ok(run([program("memray-tree"), "--by-process", capset])).stdout
+    sections = tree.split("== Process ")[1:]
+    held = [s for s in sections if f"10.000MB" in s and f"child.py:{line}\n" in s]
+    assert len(held) == 2, tree
+    bad = run([program("memray-stats"), files[0], tmp_path / "missing.bin"])
+    assert bad.returncode == 1 and bad.stderr.strip().endswith("missing.bin")
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+# A forked child that replaces itself (os.execv) with another Python: the fork's capture is
+# finished at the exec (whole, not cut short), and the new image, the same pid, is tracked
+# from its start through the environment into a capture of its own.
+EXEC = """
+import os, sys
+def held():
+    return bytearray(4_000_000)  # @held
+if sys.argv[1:] == ["after-exec"]:
+    block = held()
+    print("exec'd", os.getpid())
+else:
+    pid = os.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "exec.py", "after-exec"])
+    _, status = os.waitpid(pid, 0)
+    print("child", pid, os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_child_that_execs_a_python_is_tracked(tmp_path):
+    script = write(tmp_path / "exec.py", EXEC)
+    line = marks(script)["held"]
+    capset, proc = run_tree(tmp_path, script)
+    lines = proc.stdout.splitlines()
+    child_pid = int(lines[0].split()[1])
+    assert lines[1] == f"child {child_pid} 0"
+    doc, proc = stats(capset)
+    assert "cut short" not in proc.stderr
+    procs = doc["metadata"]["processes"]
+    root = next(p for p in procs if p["parent_pid"] == 0)
+    images = [p for p in procs if p["pid"] == child_pid]
+    assert len(procs) == 3 and len(images) == 2, procs
+    before, after = sorted(images, key=lambda p: p["path"])
+    assert before["path"].endswith(f"out.bin.{child_pid}")
+    assert before["command_line"] == root["command_line"]
+    assert after["path"].endswith(f"out.bin.{child_pid}-1")
+    assert after["command_line"].endswith("exec.py after-exec")
+    assert all(p["complete"] for p in procs)
+    assert before["parent_pid"] == after["parent_pid"] == root["pid"]
+    assert records_by_leaf(capset)[("held", "exec.py", line)] == [4_000_001]

@@ -1,6 +1,9 @@
 """The pytest plugin shipped in the package (pytest-memray's interface), through ``pytester``."""
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from pytest import ExitCode
@@ -10,6 +13,7 @@ from pytest import ExitCode
 import memray._metadata  # noqa: F401
 import memray._reader  # noqa: F401
 import memray._test  # noqa: F401
+from memray._pytest_plugin import sizeof_fmt
 
 pytest_plugins = ["pytester"]
 
@@ -299,6 +303,51 @@ def test_bar():
         "X-test_xdist_summary_and_files.py-test_foo.bin",
         "X-test_xdist_summary_and_files.py-test_bar.bin"}
     result.stdout.fnmatch_lines([f"Created 2 binary dumps at {dump} with prefix X"])
+
+
+def test_xdist_workers_captures_are_one_set_with_a_combined_peak(pytester):
+    # Two tests in two workers hold 3 MB and 5 MB at the same time (each waits for the other's
+    # file), a third holds 1 MB alone afterwards: the combined peak counts both blocks.
+    pytester.makepyfile("""
+import os, time
+import pytest
+
+def hold(size, mine, other):
+    block = bytearray(size)
+    open(mine, "w").close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(other) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.2)
+    assert os.path.exists(other), "the other test did not run at the same time"
+    del block
+
+def test_three():
+    hold(3_000_000, "three", "five")
+
+def test_five():
+    hold(5_000_000, "five", "three")
+
+def test_one_after():
+    bytearray(1_000_000)
+""")
+    dump = pytester.path / "dumps"
+    # xdist's load scheduling deals 3 tests to 2 workers in turn: three and five apart.
+    result = pytester.runpytest("--memray", "-n", "2", "--memray-bin-path", str(dump))
+    assert result.ret == ExitCode.OK, result.stdout.str()
+    out = result.stdout.str()
+    report = out.split("MEMRAY REPORT")[1]
+    assert "All 3 tests across 2 xdist workers" in report
+    # The same figures as `memray-stats` over the dumps directory, a capture set.
+    proc = subprocess.run([sys.executable, "-m", "memray", "stats", "--json", "-o",
+                           str(pytester.path / "set.json"), "-f", str(dump)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((pytester.path / "set.json").read_text())["metadata"]
+    assert meta["peak_memory"] >= 8_000_002
+    assert f"Combined peak (most memory the tests held at one moment): " \
+           f"{sizeof_fmt(meta['peak_memory'])}" in report
+    assert f"Sum of the tests' peaks: {sizeof_fmt(meta['sum_of_peaks'])}" in report
 
 
 @pytest.mark.parametrize("size, outcome", [

@@ -168,6 +168,45 @@ def hostile(tmp_path_factory):
     }
 
 
+# Two Python children of one run holding 6 MB and 9 MB at the same time (each waits for the
+# other's file before letting go), for the flame graph of a capture set.
+SET_CHILD = """
+import os, sys, time
+def a_holds():
+    return bytearray(6_000_000)  # @a
+def b_holds():
+    return bytearray(9_000_000)  # @b
+block = a_holds() if sys.argv[1] == "a" else b_holds()
+open("ready_" + sys.argv[1], "w").close()
+other = "ready_" + ("b" if sys.argv[1] == "a" else "a")
+while not os.path.exists(other):
+    time.sleep(0.005)
+time.sleep(0.3)
+"""
+
+SET_PARENT = """
+import subprocess, sys
+kids = [subprocess.Popen([sys.executable, "kid.py", name]) for name in ("a", "b")]
+print([k.wait() for k in kids])
+"""
+
+
+@pytest.fixture(scope="module")
+def capture_set(tmp_path_factory):
+    """A process tree profiled with ``memray run --follow-children``, and its flame graph."""
+    d = tmp_path_factory.mktemp("set")
+    kid = write(d / "kid.py", SET_CHILD)
+    write(d / "parent.py", SET_PARENT)
+    assert_ok(memray_run(["--follow-children", "-q", "-o", "set/out.bin", "parent.py"], cwd=d))
+    stats = json.loads(assert_ok(run([program("memray-stats"), d / "set"])).stdout)
+    return {
+        "page": report("flamegraph", d / "set", d / "set.html"),
+        "marks": marks(kid),
+        "kid": str(kid),
+        "processes": stats["metadata"]["processes"],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # The browser (one session per module)
 
@@ -418,6 +457,36 @@ def test_thread_selector_and_temporary_view(browser, app, capsys):
     open_page(browser, app["pages"]["temporary"])
     drawn = js(browser, "window.__memray.drawn()")
     assert label("temporary", m["temp"]) in drawn, drawn
+    assert console_errors(browser) == []
+
+
+def test_capture_set_process_selector_and_stacked_chart(browser, capture_set, capsys):
+    open_page(browser, capture_set["page"])
+    m = capture_set["marks"]
+    procs = capture_set["processes"]
+    pids = [p["pid"] for p in procs]
+    assert js(browser, "window.__memray.stackedProcesses()") == pids
+    kid = capture_set["kid"]
+    a, b = label("a_holds", m["a"], kid), label("b_holds", m["b"], kid)
+    drawn = js(browser, "window.__memray.drawn()")
+    assert a in drawn and b in drawn
+    # The title line gives the combined peak and the sum of the peaks.
+    summary = browser.find_element(By.ID, "summary").text
+    assert "3 processes" in summary and "combined peak" in summary
+    select = Select(browser.find_element(By.ID, "process"))
+    assert [o.get_attribute("value") for o in select.options] == ["0", *map(str, pids)]
+    kid_a = next(p for p in procs if p["command_line"].endswith("kid.py a"))
+    select.select_by_value(str(kid_a["pid"]))
+    drawn = js(browser, "window.__memray.drawn()")
+    assert a in drawn and b not in drawn
+    # The root box of the selected process holds its 6 MB (and what else it had then).
+    assert js(browser, "window.__memray.rects()")[0][2] > 0
+    # The chart is drawn: each process's heap is a band, stacked.
+    assert painted_pixels(browser, "chart") > 500
+    screenshot(browser, "flamegraph-capture-set", capsys)
+    select.select_by_value("0")
+    drawn = js(browser, "window.__memray.drawn()")
+    assert a in drawn and b in drawn
     assert console_errors(browser) == []
 
 

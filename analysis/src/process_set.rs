@@ -43,6 +43,10 @@ pub struct Process {
     pub leaked_bytes: u64,
     /// False when the capture was cut short (the process was killed).
     pub complete: bool,
+    /// Its threads, by their ids in the merged analysis.
+    pub threads: Vec<u32>,
+    /// Its own memory samples (the merged analysis has their sums).
+    pub snapshots: Vec<Snapshot>,
 }
 
 /// The moment the processes' heaps summed highest.
@@ -258,6 +262,7 @@ pub fn merge(mut members: Vec<(String, Analysis)>) -> Analysis {
 
     for (m, (path, a)) in members.iter().enumerate() {
         let mut remap = Remap::new(a, &mut into);
+        let first_thread = threads.len();
         // Native dictionaries are appended whole (their ids shift by the offset).
         append_native(&mut into.defs, &a.defs, remap.native_offset);
         for &t in &a.threads {
@@ -339,6 +344,8 @@ pub fn merge(mut members: Vec<(String, Analysis)>) -> Analysis {
             bytes_allocated: a.bytes_allocated,
             leaked_bytes: a.leaked_bytes,
             complete: a.trailer.is_some(),
+            threads: threads[first_thread..].to_vec(),
+            snapshots: a.snapshots.clone(),
         });
     }
     into.defs.thread_names = thread_names;
@@ -416,6 +423,24 @@ fn append_native(into: &mut Definitions, from: &Definitions, offset: u32) {
     into.native_symbols.append(&from.native_symbols);
 }
 
+/// A process's latest sample at wall-clock `t`, if it was running then (`life` is its start
+/// and end) and had taken one.
+fn latest_sample(snapshots: &[Snapshot], life: (u64, u64), t: u64) -> Option<&Snapshot> {
+    if t < life.0 || t > life.1 {
+        return None;
+    }
+    let i = snapshots.partition_point(|s| s.time_ms <= t);
+    snapshots.get(i.checked_sub(1)?)
+}
+
+impl Process {
+    /// Its latest memory sample at wall-clock `t`, if it was running then: its share of the
+    /// merged analysis's sample at `t`.
+    pub fn sample_at(&self, t: u64) -> Option<&Snapshot> {
+        latest_sample(&self.snapshots, (self.start_time_ms, self.end_time_ms), t)
+    }
+}
+
 /// The memory over time of the whole set: at every moment any process took a sample, the sum
 /// of each running process's latest sample.
 fn summed_snapshots(members: &[&Analysis]) -> Vec<Snapshot> {
@@ -431,11 +456,8 @@ fn summed_snapshots(members: &[&Analysis]) -> Vec<Snapshot> {
             let mut rss = 0u64;
             let mut heap = 0u64;
             for a in members {
-                if t < a.header.start_time_ms || t > a.end_time_ms() {
-                    continue;
-                }
-                let i = a.snapshots.partition_point(|s| s.time_ms <= t);
-                if let Some(s) = i.checked_sub(1).and_then(|i| a.snapshots.get(i)) {
+                let life = (a.header.start_time_ms, a.end_time_ms());
+                if let Some(s) = latest_sample(&a.snapshots, life, t) {
                     rss = rss.saturating_add(s.rss);
                     heap = heap.saturating_add(s.heap);
                 }

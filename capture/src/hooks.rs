@@ -51,6 +51,9 @@ real_fns!(
     DLCLOSE = "dlclose",
     PRCTL = "prctl",
     EXIT_NOW = "_exit",
+    EXECV = "execv",
+    EXECVE = "execve",
+    EXECVP = "execvp",
 );
 
 macro_rules! real {
@@ -266,8 +269,43 @@ extern "C" fn exit_now(status: c_int) -> ! {
     real!(EXIT_NOW as extern "C" fn(c_int) -> !)(status)
 }
 
+/// Before `exec*` replaces the process image (`os.execv`, a C extension's `execvp`): a
+/// tracked process finishes its capture, as it would at exit, since nothing of the old image
+/// runs afterwards. Only when the exec can work (the file exists and may be executed), so a
+/// failing call leaves tracking on; `execvp` searches `PATH`, which the real call does.
+fn before_exec(path: *const c_char, searched: bool) {
+    if path.is_null() || !ACTIVE.load(Relaxed) {
+        return;
+    }
+    let _errno = KeepErrno::new();
+    // SAFETY: exec's first argument is a NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(path) };
+    let direct = !searched || name.to_bytes().contains(&b'/');
+    // SAFETY: access with a NUL-terminated path.
+    if !direct || unsafe { libc::access(path, libc::X_OK) } == 0 {
+        crate::finish_before_exit();
+    }
+}
+
+type Argv = *const *const c_char;
+
+extern "C" fn execv(path: *const c_char, argv: Argv) -> c_int {
+    before_exec(path, false);
+    real!(EXECV as extern "C" fn(*const c_char, Argv) -> c_int)(path, argv)
+}
+
+extern "C" fn execve(path: *const c_char, argv: Argv, envp: Argv) -> c_int {
+    before_exec(path, false);
+    real!(EXECVE as extern "C" fn(*const c_char, Argv, Argv) -> c_int)(path, argv, envp)
+}
+
+extern "C" fn execvp(file: *const c_char, argv: Argv) -> c_int {
+    before_exec(file, true);
+    real!(EXECVP as extern "C" fn(*const c_char, Argv) -> c_int)(file, argv)
+}
+
 fn hook_table() -> Vec<(&'static CStr, usize)> {
-    let hooks: [usize; 16] = [
+    let hooks: [usize; 19] = [
         malloc as *const () as usize,
         calloc as *const () as usize,
         realloc as *const () as usize,
@@ -284,6 +322,9 @@ fn hook_table() -> Vec<(&'static CStr, usize)> {
         dlclose as *const () as usize,
         prctl as *const () as usize,
         exit_now as *const () as usize,
+        execv as *const () as usize,
+        execve as *const () as usize,
+        execvp as *const () as usize,
     ];
     real_table()
         .into_iter()

@@ -47,6 +47,10 @@ static FORK_MASK: Mutex<Option<libc::sigset_t>> = Mutex::new(None);
 /// on 3.9, or without vfork) runs no Python in the child, which only execs another program:
 /// a capture there would hold nothing and leave an empty member in the capture set.
 static PYTHON_FORK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The process tracking (set when tracking begins). A `vfork` child shares the parent's
+/// memory, flags included, and runs no fork handler: it must not finish the parent's capture
+/// when it calls `_exit` or `exec*` (`subprocess` does so from a vfork child on 3.10+).
+static TRACKED_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 static TRACE_PYTHON_ALLOCATORS: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
@@ -178,6 +182,7 @@ fn begin(
         pymalloc::install();
     }
     TRACE_PYTHON_ALLOCATORS.store(trace_python_allocators, Relaxed);
+    TRACKED_PID.store(std::process::id(), Relaxed);
     ACTIVE.store(true, Release);
     let _quiet = seam::Guard::enter();
     *SAMPLER.lock().unwrap_or_else(|e| e.into_inner()) = Some(sampler::Sampler::start(interval));
@@ -325,9 +330,12 @@ extern "C" fn after_fork_child() {
 }
 
 /// Finishes the capture when the process is about to end without stopping the tracker
-/// (`os._exit`, C `exit()`): seals the buffered records and writes the footer. Touches no
+/// (`os._exit`, C `exit()`, `exec*`): seals the buffered records and writes the footer. Touches no
 /// Python state, so it is safe from any thread.
 pub(crate) fn finish_before_exit() {
+    if !ACTIVE.load(Acquire) || std::process::id() != TRACKED_PID.load(Relaxed) {
+        return; // not tracking, or a vfork child of the process that is
+    }
     if !ACTIVE.swap(false, AcqRel) {
         return;
     }
@@ -376,6 +384,7 @@ fn _memray(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(follow_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(python_fork_begins, m)?)?;
     m.add_function(wrap_pyfunction!(python_fork_ends, m)?)?;
+    m.add_function(wrap_pyfunction!(reader::combined_peak, m)?)?;
     m.add_function(wrap_pyfunction!(python_depth, m)?)?;
     m.add_class::<reader::CaptureReader>()?;
     m.add_class::<live_reader::LiveReader>()?;

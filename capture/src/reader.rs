@@ -112,6 +112,23 @@ fn analyze_path(py: Python<'_>, path: &str, opts: ReplayOptions) -> PyResult<Ana
     .map_err(os_error)
 }
 
+/// The combined peak of captures of processes that ran side by side (pytest-xdist workers'
+/// tests): the highest sum of their heaps at one moment, and each one's heap then.
+#[pyfunction]
+pub(crate) fn combined_peak(py: Python<'_>, paths: Vec<String>) -> PyResult<(u64, Vec<u64>)> {
+    let opts = ReplayOptions {
+        temporal_peaks: true,
+        ..Default::default()
+    };
+    let analyses = paths
+        .iter()
+        .map(|p| analyze_path(py, p, opts))
+        .collect::<PyResult<Vec<Analysis>>>()?;
+    let refs: Vec<&Analysis> = analyses.iter().collect();
+    let peak = memray_analysis::process_set::combined_peak(&refs);
+    Ok((peak.bytes, peak.heaps))
+}
+
 pub(crate) fn group_tuple(g: &Aggregate) -> RecordTuple {
     // Merged groups keep the thread of their first allocation, as Memray's do.
     (

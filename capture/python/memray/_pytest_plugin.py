@@ -579,7 +579,8 @@ class Manager:
         write = terminalreporter.write_line
         write("")
         terminalreporter.write_sep("=", "MEMRAY REPORT")
-        if not self.results:
+        from_workers = not self.results
+        if from_workers:
             # Under pytest-xdist the tests ran in the workers, which left their results here.
             for f in sorted(self.metadata_path.glob("*.metadata")):
                 result = pickle.loads(f.read_bytes())
@@ -596,9 +597,27 @@ class Manager:
                 records = list(reader.get_high_watermark_allocation_records(merge_threads=True))
                 if records:
                     self._write_test(write, test_id, reader.metadata, records)
+        if from_workers and len(peaks) > 1:
+            self._write_workers(write)
         if self.named:
             write(f"Created {len(peaks)} binary dumps at {self.result_path} "
                   f"with prefix {self.bin_prefix}")
+
+    def _write_workers(self, write: Callable[[str], None]) -> None:
+        """pytest-xdist: the tests' captures are one capture set (tests in different workers
+        ran side by side), whose combined peak is the most memory the tests held at once."""
+        from memray import _memray
+
+        results = [r for r in self.results.values() if r.result_file.exists()]
+        combined, _ = _memray.combined_peak([str(r.result_file) for r in results])
+        pids = {r.metadata.pid for r in results}
+        total = sum(r.metadata.peak_memory for r in results)
+        write(f"All {len(results)} tests across {len(pids)} xdist workers")
+        write("")
+        write(f"\t 📦 Combined peak (most memory the tests held at one moment): "
+              f"{sizeof_fmt(combined)}")
+        write(f"\t ➕ Sum of the tests' peaks: {sizeof_fmt(total)}")
+        write("\n")
 
     @staticmethod
     def _write_test(write: Callable[[str], None], test_id: str, metadata: Metadata,

@@ -102,8 +102,10 @@ impl ViewArgs {
 /// view (`memray-flamegraph`, `memray-table`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct FileReportArgs {
-    /// Results of the tracker run
-    pub results: String,
+    /// Results of the tracker run: a capture file, - for stdin, or a capture set (a directory
+    /// of captures, or several capture files)
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<String>,
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]

@@ -1,8 +1,9 @@
-//! Reading the capture a program is given (a path, `-` for standard input, or a directory: a
-//! capture set, one capture per process of a tree): Memray's message for a missing file, one
-//! read through the shared analyses with a progress bar, the warnings a damaged capture gets,
-//! the merge of a set (`memray_analysis::process_set`) or the one process `--pid` picks, and
-//! Memray's refusal of what a pre-aggregated capture cannot give.
+//! Reading the captures a program is given (a path, `-` for standard input, or a capture set:
+//! a directory or several files, one capture per process of a tree): Memray's message for a
+//! missing file, one read through the shared analyses with a progress bar, the warnings a
+//! damaged capture gets, the merge of a set (`memray_analysis::process_set`), the one process
+//! `--pid` picks or each process alone (`--by-process`), and Memray's refusal of what a
+//! pre-aggregated capture cannot give.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,14 @@ pub fn check_input(path: &str) -> Result<()> {
         bail!("No such file: {path}");
     }
     Ok(())
+}
+
+/// [`check_input`] for a capture, or every file of a capture set given as several files.
+pub fn check_inputs(paths: &[String]) -> Result<()> {
+    match paths {
+        [one] => check_input(one),
+        several => several.iter().try_for_each(|p| check_file(p)),
+    }
 }
 
 /// Fails with Memray's message unless `path` is `-` or an existing regular file (for what
@@ -56,11 +65,53 @@ pub fn set_members(dir: &Path) -> Result<Vec<(PathBuf, u32)>> {
     Ok(members)
 }
 
-/// Reads the capture (or capture set) once; `pid` picks one process of a set.
-pub fn open_selected(path: &str, opts: ReplayOptions, pid: Option<u32>) -> Result<Analysis> {
-    check_input(path)?;
-    let dir = Path::new(path);
-    if path == "-" || !dir.is_dir() {
+/// The members of the capture set `paths` names (a directory, or several capture files), or
+/// None when it names one capture (a file, or `-`).
+fn set_of(paths: &[String]) -> Result<Option<Vec<(PathBuf, u32)>>> {
+    match paths {
+        [] => bail!("no capture given"),
+        [one] => {
+            check_input(one)?;
+            let dir = Path::new(one);
+            if one == "-" || !dir.is_dir() {
+                return Ok(None);
+            }
+            set_members(dir).map(Some)
+        }
+        several => {
+            let mut members = Vec::with_capacity(several.len());
+            for path in several {
+                if path == "-" {
+                    bail!("standard input (-) cannot be one of several captures");
+                }
+                check_file(path)?;
+                let c = Capture::open(path).with_context(|| path.clone())?;
+                members.push((PathBuf::from(path), c.header().pid));
+            }
+            Ok(Some(members))
+        }
+    }
+}
+
+/// Whether `paths` names a capture set (a directory, or several files) rather than one capture.
+pub fn is_set(paths: &[String]) -> bool {
+    paths.len() > 1 || paths.iter().any(|p| p != "-" && Path::new(p).is_dir())
+}
+
+/// What names the captures in messages: the one path, or the first and how many more.
+fn describe(paths: &[String]) -> String {
+    match paths {
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+        [] => String::new(),
+    }
+}
+
+/// Reads the capture, or the capture set (a directory, or several files), once; `pid` picks
+/// one process of a set.
+pub fn open_selected(paths: &[String], opts: ReplayOptions, pid: Option<u32>) -> Result<Analysis> {
+    let Some(members) = set_of(paths)? else {
+        let path = &paths[0];
         let a = open_analysis(path, opts)?;
         if let Some(pid) = pid.filter(|&p| p != a.header.pid) {
             bail!(
@@ -69,13 +120,13 @@ pub fn open_selected(path: &str, opts: ReplayOptions, pid: Option<u32>) -> Resul
             );
         }
         return Ok(a);
-    }
-    let members = set_members(dir)?;
+    };
     if let Some(pid) = pid {
         let Some((one, _)) = members.iter().find(|(_, p)| *p == pid) else {
             let pids: Vec<String> = members.iter().map(|(_, p)| p.to_string()).collect();
             bail!(
-                "{path} has no capture of process {pid} (it has {})",
+                "{} has no capture of process {pid} (it has {})",
+                describe(paths),
                 pids.join(", ")
             );
         };
@@ -96,11 +147,47 @@ pub fn open_selected(path: &str, opts: ReplayOptions, pid: Option<u32>) -> Resul
     Ok(process_set::merge(analyses))
 }
 
+/// `--by-process`: each process of the capture set alone, in order of start, with the line
+/// that heads its section; one capture gives one section without a heading.
+pub fn open_each(paths: &[String], opts: ReplayOptions) -> Result<Vec<(Option<String>, Analysis)>> {
+    let Some(members) = set_of(paths)? else {
+        return Ok(vec![(None, open_analysis(&paths[0], opts)?)]);
+    };
+    let mut sections = Vec::with_capacity(members.len());
+    for (member, _) in &members {
+        let name = member.to_string_lossy().into_owned();
+        let a = open_analysis(&name, opts)?;
+        sections.push((Some(process_heading(&name, &a)), a));
+    }
+    sections.sort_by_key(|(_, a)| (a.header.start_time_ms, a.header.pid));
+    Ok(sections)
+}
+
+/// "Process 4242 (parent 4200): python child.py [out.bin.4242]", with " — cut short" when the
+/// process did not finish its capture.
+fn process_heading(path: &str, a: &Analysis) -> String {
+    let h = &a.header;
+    let parent = if h.parent_pid != 0 {
+        format!(" (parent {})", h.parent_pid)
+    } else {
+        String::new()
+    };
+    let cut = if a.trailer.is_none() {
+        " — cut short"
+    } else {
+        ""
+    };
+    format!(
+        "Process {}{parent}: {} [{path}]{cut}",
+        h.pid, h.command_line
+    )
+}
+
 /// Reads one capture once (with a progress bar on a terminal when that takes a while); warns
 /// on stderr when it was cut short.
 pub fn open_analysis(path: &str, opts: ReplayOptions) -> Result<Analysis> {
     if Path::new(path).is_dir() {
-        return open_selected(path, opts, None);
+        return open_selected(&[path.to_string()], opts, None);
     }
     check_input(path)?;
     let mut capture = Capture::open(path)?;

@@ -88,6 +88,19 @@ pub fn report_output(capture: &str, reporter: &str, suffix: &str) -> PathBuf {
     }
 }
 
+/// Prints the line that heads one process's section of a `--by-process` report (bold on a
+/// terminal; the command line in it is the profiled program's, so control characters are
+/// escaped). Nothing for a report without sections.
+pub fn print_heading(heading: Option<&str>, tty: bool) {
+    let Some(heading) = heading else { return };
+    let text = super::terminal::for_terminal(heading);
+    if tty {
+        println!("\x1b[1m== {text} ==\x1b[0m");
+    } else {
+        println!("== {text} ==");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

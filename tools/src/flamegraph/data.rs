@@ -49,6 +49,44 @@ pub struct Meta {
     pub view_name: String,
     pub split_threads: bool,
     pub threads: Vec<(u32, String)>,
+    /// A capture set's processes (none for one capture): the page's process selector and its
+    /// stacked memory chart.
+    pub processes: Vec<PageProcess>,
+}
+
+/// One process of a capture set, as the page shows it.
+#[derive(Serialize)]
+pub struct PageProcess {
+    pub pid: u32,
+    pub parent_pid: u32,
+    pub command_line: String,
+    pub peak_memory: u64,
+    pub heap_at_combined_peak: u64,
+    pub complete: bool,
+    /// Its threads (ids of the nodes' `thread` column).
+    pub threads: Vec<u32>,
+    /// (RSS, heap) at each of the document's `memory` samples (0, 0 while not running).
+    pub memory: Vec<(u64, u64)>,
+}
+
+fn page_processes(a: &Analysis) -> Vec<PageProcess> {
+    a.processes
+        .iter()
+        .map(|p| PageProcess {
+            pid: p.pid,
+            parent_pid: p.parent_pid,
+            command_line: p.command_line.clone(),
+            peak_memory: p.peak_memory,
+            heap_at_combined_peak: p.heap_at_combined_peak,
+            complete: p.complete,
+            threads: p.threads.clone(),
+            memory: a
+                .snapshots
+                .iter()
+                .map(|s| p.sample_at(s.time_ms).map_or((0, 0), |m| (m.rss, m.heap)))
+                .collect(),
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -175,6 +213,7 @@ pub fn build(
             view_name: view_name(view, temporal.is_some()),
             split_threads: opts.split_threads,
             threads,
+            processes: page_processes(a),
         },
         strings: interner.into_strings(),
         nodes: nodes_json,

@@ -16,7 +16,7 @@ use memray_analysis::tree::{CallTree, TreeOptions};
 use memray_analysis::ReplayOptions;
 
 use crate::common::cli;
-use crate::common::input::{open_selected, refuse_aggregated};
+use crate::common::input::{is_set, open_selected, refuse_aggregated};
 use crate::common::output::report_output;
 use crate::common::view::load_view;
 pub use args::{Args, PageFormat};
@@ -42,7 +42,7 @@ pub fn main(args: Args) -> ExitCode {
                 PageFormat::Html => ".html",
                 PageFormat::Svg => ".svg",
             };
-            report_output(&report.results, "flamegraph", ext)
+            report_output(&report.results[0], "flamegraph", ext)
         });
         report.out.check(&output)?;
         let opts = TreeOptions {
@@ -70,11 +70,20 @@ pub fn main(args: Args) -> ExitCode {
             refuse_aggregated(&a, "create a temporal flame graph from")?;
             temporal::document(&a, opts, report.view.view())
         } else {
-            let (a, groups) = load_view(&report.results, &report.view, !split)?;
+            // A capture set's tree is split by thread (and so by process), which the page's
+            // process selector filters on; its thread selector shows only with --split-threads.
+            let by_thread = split || (is_set(&report.results) && report.view.pid.is_none());
+            let (a, groups) = load_view(&report.results, &report.view, !by_thread)?;
+            let tree_opts = TreeOptions {
+                split_threads: by_thread,
+                ..opts
+            };
             // Boxes narrower than a pixel cannot be seen: past MAX_NODES the smallest are
             // merged into their parents, keeping the page small and fast on any capture.
-            let tree = CallTree::build(&a, &groups, opts).bounded(MAX_NODES);
-            data::build(&a, &tree, opts, report.view.view(), None)
+            let tree = CallTree::build(&a, &groups, tree_opts).bounded(MAX_NODES);
+            let mut doc = data::build(&a, &tree, tree_opts, report.view.view(), None);
+            doc.meta.split_threads = split;
+            doc
         };
         let json = serde_json::to_string(&doc)?;
         report.out.write(&output, render_page(&json).as_bytes())

@@ -19,8 +19,10 @@ use crate::common::args::{OutputArgs, READS_STDIN};
     mut_arg("force", |a| a.help("If the JSON output file already exists, overwrite it"))
 )]
 pub struct Args {
-    /// Results of the tracker run (a capture file, - for stdin, or a directory of captures)
-    pub results: String,
+    /// Results of the tracker run: a capture file, - for stdin, or a capture set (a directory
+    /// of captures, or several capture files)
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<String>,
     /// Displays the top 'n' largest allocating functions
     #[arg(short = 'n', long = "num-largest", default_value_t = 5, value_parser = positive)]
     pub num_largest: usize,
@@ -31,6 +33,10 @@ pub struct Args {
     /// only
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
+    /// With a capture set: one section per process (in order of start) instead of all of
+    /// them together
+    #[arg(long)]
+    pub by_process: bool,
     #[command(flatten)]
     pub out: OutputArgs,
 }

@@ -12,10 +12,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::common::cli::{self, memray_compat};
-use crate::common::input::check_input;
-use crate::common::output::{default_output, stdout_is_terminal};
+use crate::common::output::{default_output, print_heading, stdout_is_terminal};
 pub use args::Args;
-use report::{load, render_json, render_text};
+use report::{load, load_each, render_json, render_text};
 
 /// The program: exit status 0, or 1 with one line on stderr.
 pub fn main(args: Args) -> ExitCode {
@@ -23,8 +22,10 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.by_process && args.pid.is_none() {
+        return run_by_process(&args);
+    }
     let compat = memray_compat();
-    check_input(&args.results)?;
     let (analysis, stats) = load(&args.results, args.num_largest, args.pid)?;
     let tty = stdout_is_terminal();
     let mut stdout = std::io::stdout().lock();
@@ -36,7 +37,7 @@ fn run(args: Args) -> Result<()> {
         if args.json {
             let path = args
                 .out
-                .path_or(|| default_output(Path::new(&args.results), "memray-stats-", ".json"));
+                .path_or(|| default_output(Path::new(&args.results[0]), "memray-stats-", ".json"));
             drop(stdout);
             return args
                 .out
@@ -63,6 +64,40 @@ fn run(args: Args) -> Result<()> {
             "{}",
             render_text(&analysis, &stats, args.num_largest, tty)
         )?;
+    }
+    Ok(())
+}
+
+/// `--by-process`: the text report of each process under its heading, or (as JSON) an array
+/// of the processes' documents, in order of start.
+fn run_by_process(args: &Args) -> Result<()> {
+    let sections = load_each(&args.results, args.num_largest)?;
+    let tty = stdout_is_terminal();
+    let json = args.out.output.is_some() || args.json || (!tty && !memray_compat());
+    if json {
+        let docs: Vec<String> = sections.iter().map(|(_, a, s)| render_json(a, s)).collect();
+        let doc = format!("[{}]", docs.join(","));
+        let path = match &args.out.output {
+            Some(path) => Some(path.clone()),
+            None if memray_compat() => Some(default_output(
+                Path::new(&args.results[0]),
+                "memray-stats-",
+                ".json",
+            )),
+            None => None,
+        };
+        if let Some(path) = path {
+            return args.out.write(&path, doc.as_bytes());
+        }
+        println!("{doc}");
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    for (heading, a, s) in &sections {
+        stdout.flush()?;
+        print_heading(heading.as_deref(), tty);
+        write!(stdout, "{}", render_text(a, s, args.num_largest, tty))?;
+        writeln!(stdout)?;
     }
     Ok(())
 }

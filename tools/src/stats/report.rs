@@ -9,19 +9,35 @@ use memray_analysis::{Analysis, ReplayOptions};
 use crate::common::human::{datetime_str, size_fmt};
 use crate::common::terminal::for_terminal;
 
-/// Reads `path` (or `-`) once and computes the stats with the top `n` entries.
-pub fn load(path: &str, n: usize, pid: Option<u32>) -> anyhow::Result<(Analysis, Stats)> {
-    let analysis = crate::common::input::open_selected(
-        path,
-        ReplayOptions {
-            size_counts: true,
-            ..Default::default()
-        },
-        pid,
-    )?;
+/// The options the stats read a capture with.
+const OPTIONS: ReplayOptions = ReplayOptions {
+    size_counts: true,
+    temporary_threshold: None,
+    temporal_peaks: false,
+    lifetimes: false,
+};
+
+/// Reads the capture (or capture set) once and computes the stats with the top `n` entries.
+pub fn load(paths: &[String], n: usize, pid: Option<u32>) -> anyhow::Result<(Analysis, Stats)> {
+    let analysis = crate::common::input::open_selected(paths, OPTIONS, pid)?;
     crate::common::input::refuse_aggregated(&analysis, "compute statistics using")?;
     let stats = stats::compute(&analysis, n);
     Ok((analysis, stats))
+}
+
+/// `--by-process`: each process of a capture set alone, with its heading, and its stats.
+pub fn load_each(
+    paths: &[String],
+    n: usize,
+) -> anyhow::Result<Vec<(Option<String>, Analysis, Stats)>> {
+    crate::common::input::open_each(paths, OPTIONS)?
+        .into_iter()
+        .map(|(heading, a)| {
+            crate::common::input::refuse_aggregated(&a, "compute statistics using")?;
+            let stats = stats::compute(&a, n);
+            Ok((heading, a, stats))
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

@@ -10,29 +10,33 @@ use std::process::ExitCode;
 use memray_analysis::functions::by_function;
 
 use crate::common::cli;
+use crate::common::output::print_heading;
 use crate::common::output::stdout_is_terminal;
-use crate::common::view::load_view;
+use crate::common::view::load_sections;
 pub use args::Args;
 
 /// The program: exit status 0, or 1 with one line on stderr.
 pub fn main(args: Args) -> ExitCode {
     cli::run("memray-summary", || {
-        let (a, groups) = load_view(&args.results, &args.view, true)?;
-        // Like Memray: groups in order until 95% of the view's memory is covered.
-        let rows = by_function(&a, &groups, 0.95);
         let tty = stdout_is_terminal();
         let (width, lines) = terminal_size();
         let max_rows = args
             .max_rows
             .unwrap_or_else(|| lines.saturating_sub(5).max(10));
-        let table = report::render(
-            &rows,
-            usize::from(args.sort_column),
-            max_rows,
-            tty,
-            if tty { width } else { Some(160) },
-        );
-        println!("{table}");
+        for (heading, a, groups) in load_sections(&args.results, &args.view, true, args.by_process)?
+        {
+            print_heading(heading.as_deref(), tty);
+            // Like Memray: groups in order until 95% of the view's memory is covered.
+            let rows = by_function(&a, &groups, 0.95);
+            let table = report::render(
+                &rows,
+                usize::from(args.sort_column),
+                max_rows,
+                tty,
+                if tty { width } else { Some(160) },
+            );
+            println!("{table}");
+        }
         Ok(())
     })
 }

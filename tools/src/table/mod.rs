@@ -22,7 +22,7 @@ pub fn main(args: Args) -> ExitCode {
     cli::run("memray-table", || {
         let output = report
             .out
-            .path_or(|| report_output(&report.results, "table", ".html"));
+            .path_or(|| report_output(&report.results[0], "table", ".html"));
         report.out.check(&output)?;
         let merged = !args.split_threads;
         let (a, groups) = load_view(&report.results, &report.view, merged)?;

@@ -31,8 +31,10 @@ pub struct Args {
     /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, folded,
     /// pprof
     pub format: String,
-    /// Results of the tracker run (a capture file, or - for stdin)
-    pub results: String,
+    /// Results of the tracker run: a capture file, - for stdin, or a capture set (a directory
+    /// of captures, or several capture files)
+    #[arg(required = true, value_name = "RESULTS")]
+    pub results: Vec<String>,
     #[command(flatten)]
     pub out: OutputArgs,
     #[command(flatten)]

@@ -29,7 +29,7 @@ use memray_analysis::snapshot::{Aggregate, View};
 use memray_analysis::{Analysis, Frame};
 
 use crate::common::cli::{self, memray_compat};
-use crate::common::input::check_input;
+use crate::common::input::check_inputs;
 use crate::common::output::{report_output, stdout_is_terminal};
 use crate::common::view::load_view;
 pub use args::Args;
@@ -162,13 +162,17 @@ enum Destination {
 }
 
 fn run(args: Args, format: Format, compat: bool) -> Result<()> {
-    check_input(&args.results)?;
+    check_inputs(&args.results)?;
     let tty = stdout_is_terminal();
     let dest = match &args.out.output {
         Some(p) if p.as_os_str() == "-" => Destination::Stdout,
         Some(p) => Destination::File(p.clone()),
         None if !compat && !tty => Destination::Stdout,
-        None => Destination::File(report_output(&args.results, format.name(), format.suffix())),
+        None => Destination::File(report_output(
+            &args.results[0],
+            format.name(),
+            format.suffix(),
+        )),
     };
     match &dest {
         Destination::File(path) => args.out.check(path)?,
@@ -186,7 +190,7 @@ fn run(args: Args, format: Format, compat: bool) -> Result<()> {
         print!("\n\n");
     }
     let (analysis, groups) = load_view(&args.results, &args.view, format.merge_threads())
-        .with_context(|| format!("Failed to parse allocation records in {}", args.results))?;
+        .with_context(|| format!("Failed to parse allocation records in {}", args.results[0]))?;
     let export = Export {
         analysis: &analysis,
         view: args.view.view(),

@@ -7,16 +7,20 @@ pub mod report;
 use std::process::ExitCode;
 
 use crate::common::cli;
+use crate::common::output::print_heading;
 use crate::common::output::stdout_is_terminal;
-use crate::common::view::load_view;
+use crate::common::view::load_sections;
 pub use args::Args;
 
 /// The program: exit status 0, or 1 with one line on stderr.
 pub fn main(args: Args) -> ExitCode {
     cli::run("memray-tree", || {
-        let (a, groups) = load_view(&args.results, &args.view, true)?;
-        let text = report::render(&a, &groups, args.biggest_allocs, stdout_is_terminal());
-        print!("{text}");
+        let tty = stdout_is_terminal();
+        for (heading, a, groups) in load_sections(&args.results, &args.view, true, args.by_process)?
+        {
+            print_heading(heading.as_deref(), tty);
+            print!("{}", report::render(&a, &groups, args.biggest_allocs, tty));
+        }
         Ok(())
     })
 }

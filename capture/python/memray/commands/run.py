@@ -131,6 +131,8 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
         assert filename is not None
         from memray import _follow_children
 
+        # `-o set/out.bin`: the capture set's own directory, made for it.
+        os.makedirs(os.path.dirname(filename) or ".", exist_ok=True)
         _follow_children.export(
             filename,
             native=spec["native"],
@@ -189,10 +191,10 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
                     flush=True,
                 )
                 if spec["follow_children"]:
-                    where = os.path.dirname(filename) or "."
                     print(
                         f"\nThe other processes wrote {filename}.<pid>; every process "
-                        f"together:\n\n{sys.executable} -m memray flamegraph {where}/",
+                        f"together:\n\n{sys.executable} -m memray flamegraph "
+                        f"{filename} {filename}.*",
                         flush=True,
                     )
     finally:
