@@ -90,12 +90,14 @@ complete -c memray -n "__fish_memray_using_subcommand stats" -s n -l num-largest
 complete -c memray -n "__fish_memray_using_subcommand stats" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
 complete -c memray -n "__fish_memray_using_subcommand stats" -s o -l output -d 'Output file name for JSON output' -r -F
 complete -c memray -n "__fish_memray_using_subcommand stats" -l json -d 'Exports stats as JSON'
+complete -c memray -n "__fish_memray_using_subcommand stats" -l by-process -d 'With a capture set: one section per process (in order of start) instead of all of them together'
 complete -c memray -n "__fish_memray_using_subcommand stats" -s f -l force -d 'If the JSON output file already exists, overwrite it'
 complete -c memray -n "__fish_memray_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_using_subcommand summary" -s s -l sort-column -d 'Column number to sort on (1: total memory, 2: total %, 3: own memory, 4: own %, 5: allocation count)' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -s r -l max-rows -d 'Maximum number of rows to display' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
 complete -c memray -n "__fish_memray_using_subcommand summary" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
+complete -c memray -n "__fish_memray_using_subcommand summary" -l by-process -d 'With a capture set: one section per process (in order of start) instead of all of them together'
 complete -c memray -n "__fish_memray_using_subcommand summary" -l leaks -d 'Show memory leaks, instead of peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand summary" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
 complete -c memray -n "__fish_memray_using_subcommand summary" -s h -l help -d 'Print help'
@@ -117,6 +119,7 @@ complete -c memray -n "__fish_memray_using_subcommand transform" -s h -l help -d
 complete -c memray -n "__fish_memray_using_subcommand tree" -s b -l biggest-allocs -d 'Show the N biggest allocation paths (the rest are folded into one line)' -r
 complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
 complete -c memray -n "__fish_memray_using_subcommand tree" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r
+complete -c memray -n "__fish_memray_using_subcommand tree" -l by-process -d 'With a capture set: one section per process (in order of start) instead of all of them together'
 complete -c memray -n "__fish_memray_using_subcommand tree" -l leaks -d 'Show memory leaks, instead of peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand tree" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
 complete -c memray -n "__fish_memray_using_subcommand tree" -s h -l help -d 'Print help'
