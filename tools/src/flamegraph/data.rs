@@ -49,8 +49,9 @@ pub struct Meta {
     pub view_name: String,
     pub split_threads: bool,
     pub threads: Vec<(u32, String)>,
-    /// A capture set's processes (none for one capture): the page's process selector and its
-    /// stacked memory chart.
+    /// A capture set's processes (left out for one capture): the page's process selector and
+    /// its stacked memory chart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<PageProcess>,
 }
 
