@@ -486,3 +486,50 @@ def test_alloc():
     result = pytester.runpytest("-p", "no:memray", "-p", "no:warnings")
     assert result.ret == ExitCode.OK
     assert pytester.runpytest("-p", "no:memray", "--memray").ret == ExitCode.USAGE_ERROR
+
+
+GROWING = """
+import os
+KEEP = []
+
+def test_grows():
+    KEEP.append(bytearray(int(os.environ["GROWS_BY"]) + 2_000_000))
+
+def test_steady():
+    KEEP.append(bytearray(1_000_000))
+"""
+
+
+def test_baseline_then_compare(pytester, monkeypatch):
+    pytester.makepyfile(GROWING)
+    base = pytester.path / "base"
+    monkeypatch.setenv("GROWS_BY", "0")
+    assert pytester.runpytest("--memray-baseline", str(base)).ret == ExitCode.OK
+    doc = json.loads((base / "memray-baseline.json").read_text())
+    assert doc["schema"] == "memray-baseline/1"
+    tests = doc["tests"]
+    grows = tests["test_baseline_then_compare.py::test_grows"]
+    steady = tests["test_baseline_then_compare.py::test_steady"]
+    assert grows["peak_memory"] >= 2_000_001 and steady["peak_memory"] >= 1_000_001
+    # The blocks are kept (KEEP): the tests leak them.
+    assert grows["leaked_bytes"] >= 2_000_001 and steady["leaked_bytes"] >= 1_000_001
+    # Unchanged: passes. 1 MB more (+50%) in test_grows: fails at the default 10%, passes
+    # when 60% or 2MB is allowed.
+    assert pytester.runpytest("--memray-compare", str(base)).ret == ExitCode.OK
+    monkeypatch.setenv("GROWS_BY", "1000000")
+    result = pytester.runpytest("--memray-compare", str(base))
+    assert result.ret == ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "test_grows" in out.split("short test summary")[1]
+    growth = 1_000_000 * 100 / grows["peak_memory"]
+    assert (f"Test peak memory grew from {sizeof_fmt(grows['peak_memory'])} (its baseline) "
+            f"to {sizeof_fmt(grows['peak_memory'] + 1_000_000)}: +{sizeof_fmt(1_000_000)} "
+            f"(+{growth:.1f}%), more than the 10% allowed") in out
+    for allowed in ("60%", "2MB"):
+        assert pytester.runpytest("--memray-compare", str(base), "--memray-max-growth",
+                                  allowed).ret == ExitCode.OK
+    bad = pytester.runpytest("--memray-compare", str(pytester.path / "nowhere"))
+    assert bad.ret == ExitCode.USAGE_ERROR
+    bad = pytester.runpytest("--memray-compare", str(base), "--memray-max-growth", "lots")
+    assert bad.ret == ExitCode.USAGE_ERROR

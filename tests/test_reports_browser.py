@@ -207,6 +207,38 @@ def capture_set(tmp_path_factory):
     }
 
 
+# Run as `diff.py old` or `diff.py new`: `grow` holds 1 MB more in the new run, `shrink` 1 MB
+# less, `steady` the same.
+DIFF_PROGRAM = """
+import sys
+KEEP = []
+def steady():
+    KEEP.append(bytearray(2_000_000))  # @steady
+def grow(extra):
+    KEEP.append(bytearray(3_000_000 + extra))  # @grow
+def shrink(extra):
+    KEEP.append(bytearray(2_500_000 - extra))  # @shrink
+new = sys.argv[1] == "new"
+steady()
+grow(1_000_000 if new else 0)
+shrink(1_000_000 if new else 0)
+"""
+
+
+@pytest.fixture(scope="module")
+def diff_page(tmp_path_factory):
+    """Two runs of a program and ``memray diff --format html`` of them."""
+    d = tmp_path_factory.mktemp("diff")
+    script = write(d / "diff.py", DIFF_PROGRAM)
+    for run_name in ("old", "new"):
+        assert_ok(memray_run(["-q", "-o", f"{run_name}.bin", "diff.py", run_name], cwd=d))
+    out = d / "diff.html"
+    proc = assert_ok(run([program("memray-diff"), "--format", "html", "-o", out,
+                          d / "old.bin", d / "new.bin"]))
+    assert proc.stdout == f"Wrote {out}\n"
+    return {"page": out, "marks": marks(script)}
+
+
 # --------------------------------------------------------------------------------------------
 # The browser (one session per module)
 
@@ -487,6 +519,32 @@ def test_capture_set_process_selector_and_stacked_chart(browser, capture_set, ca
     select.select_by_value("0")
     drawn = js(browser, "window.__memray.drawn()")
     assert a in drawn and b in drawn
+    assert console_errors(browser) == []
+
+
+def test_differential_flame_graph_colours_growth_and_shrinkage(browser, diff_page, capsys):
+    open_page(browser, diff_page["page"])
+    m = diff_page["marks"]
+    grow = label("grow", m["grow"], "diff.py")
+    shrink = label("shrink", m["shrink"], "diff.py")
+    steady = label("steady", m["steady"], "diff.py")
+    # Width is the new size; each box knows its size before.
+    assert js(browser, "window.__memray.change(arguments[0])", grow) == [3_000_001, 4_000_001]
+    assert js(browser, "window.__memray.change(arguments[0])", shrink) == [2_500_001, 1_500_001]
+    assert js(browser, "window.__memray.change(arguments[0])", steady) == [2_000_001, 2_000_001]
+    colour = {}
+    for name, lbl in (("grow", grow), ("shrink", shrink), ("steady", steady)):
+        x, y, w, _ = rect_of(browser, lbl)
+        colour[name] = pixel(browser, "graph", x + 3, y + 3)
+    r, g, b, _ = colour["grow"]
+    assert r > 200 and r > b + 60, colour  # red: grew
+    r, g, b, _ = colour["shrink"]
+    assert b > 200 and b > r + 60, colour  # blue: shrank
+    r, g, b, _ = colour["steady"]
+    assert abs(r - b) < 8 and abs(r - g) < 8, colour  # grey: unchanged
+    summary = browser.find_element(By.ID, "summary").text
+    assert "red: grew since" in summary and "total change +0.000B" in summary
+    screenshot(browser, "flamegraph-diff", capsys)
     assert console_errors(browser) == []
 
 

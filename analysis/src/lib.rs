@@ -6,6 +6,7 @@
 
 mod chunk_pass;
 pub mod definitions;
+pub mod diff;
 pub mod frames;
 pub mod functions;
 pub mod hybrid;

@@ -29,6 +29,7 @@ complete -c memray -n "__fish_memray_needs_command" -s h -l help -d 'Print help 
 complete -c memray -n "__fish_memray_needs_command" -a "run" -d 'Run the specified application and track memory usage'
 complete -c memray -n "__fish_memray_needs_command" -a "attach" -d 'Begin tracking allocations in an already started process'
 complete -c memray -n "__fish_memray_needs_command" -a "detach" -d 'End the tracking started by a previous ``memray attach`` call'
+complete -c memray -n "__fish_memray_needs_command" -a "diff" -d 'Compare two captures: what grew, what shrank, and by how much'
 complete -c memray -n "__fish_memray_needs_command" -a "flamegraph" -d 'Generate an HTML flame graph for peak memory usage'
 complete -c memray -n "__fish_memray_needs_command" -a "live" -d 'Remotely monitor allocations in a text-based interface'
 complete -c memray -n "__fish_memray_needs_command" -a "parse" -d 'Debug a results file by parsing and printing each record in it'
@@ -71,6 +72,23 @@ gdb\t''
 lldb\t''"
 complete -c memray -n "__fish_memray_using_subcommand detach" -s v -l verbose -d 'Print verbose debugging information'
 complete -c memray -n "__fish_memray_using_subcommand detach" -s h -l help -d 'Print help'
+complete -c memray -n "__fish_memray_using_subcommand diff" -l temporary-allocation-threshold -d 'Compare temporary allocations: those freed before more than N other allocations' -r
+complete -c memray -n "__fish_memray_using_subcommand diff" -l match -d 'How locations of the two captures are matched' -r -f -a "file\t'Function and file (code that moved within its file still matches)'
+line\t'Function, file and line'
+function\t'Function name only'"
+complete -c memray -n "__fish_memray_using_subcommand diff" -s n -l top -d 'How many locations to list by growth, and by shrinkage' -r
+complete -c memray -n "__fish_memray_using_subcommand diff" -l format -d 'text: the terminal report; html: a differential flame graph (needs -o)' -r -f -a "text\t''
+html\t''"
+complete -c memray -n "__fish_memray_using_subcommand diff" -l fail-if-peak-grows -d 'Fail (exit status 1) if the peak memory grew by more than PCT% or BYTES' -r
+complete -c memray -n "__fish_memray_using_subcommand diff" -l fail-if-leaks-grow -d 'Fail if the leaked bytes grew by more than PCT% or BYTES' -r
+complete -c memray -n "__fish_memray_using_subcommand diff" -l fail-if-location-grows -d 'Fail if any location\'s compared bytes grew by more than PCT% or BYTES' -r
+complete -c memray -n "__fish_memray_using_subcommand diff" -s o -l output -d 'Write the JSON document (or the HTML page) to this file' -r -F
+complete -c memray -n "__fish_memray_using_subcommand diff" -l leaks -d 'Compare the leaks (memory still allocated at the end) instead of the peak'
+complete -c memray -n "__fish_memray_using_subcommand diff" -l temporary-allocations -d 'Equivalent to --temporary-allocation-threshold=1'
+complete -c memray -n "__fish_memray_using_subcommand diff" -l allocated -d 'Compare everything allocated (bytes and allocation counts), freed or not'
+complete -c memray -n "__fish_memray_using_subcommand diff" -l json -d 'Write the JSON document (to stdout, or to -o FILE)'
+complete -c memray -n "__fish_memray_using_subcommand diff" -s f -l force -d 'If the output file already exists, overwrite it'
+complete -c memray -n "__fish_memray_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -s o -l output -d 'Output file name' -r -F
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l temporary-allocation-threshold -d 'Report temporary allocations, as opposed to leaked allocations or high watermark allocations. An allocation is considered temporary if at most N other allocations occur before it is deallocated. With N=0, an allocation is temporary only if it is immediately deallocated before any other allocation occurs' -r
 complete -c memray -n "__fish_memray_using_subcommand flamegraph" -l pid -d 'With a capture set (a directory of captures, one per process): report on process PID only' -r

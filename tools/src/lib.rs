@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`memray`] | `memray`, the dispatcher |
 //! | [`capture`] | `memray-capture` (`memray run`) |
+//! | [`diff`] | `memray-diff` |
 //! | [`flamegraph`] | `memray-flamegraph` |
 //! | [`live`] | `memray-live` (and the view of `memray run --live`) |
 //! | [`parse`] | `memray-parse` |
@@ -23,6 +24,7 @@
 pub mod capture;
 pub mod common;
 pub mod completions;
+pub mod diff;
 pub mod flamegraph;
 pub mod live;
 pub mod man;

@@ -9,6 +9,7 @@ pub fn all() -> Vec<Command> {
     vec![
         crate::memray::args::command(),
         crate::capture::Cli::command(),
+        crate::diff::Args::command(),
         crate::flamegraph::Args::command(),
         crate::live::Args::command(),
         crate::parse::Args::command(),

@@ -73,6 +73,7 @@ fn memray_completes_every_command_and_its_options() {
         "live",
         "transform",
         "parse",
+        "diff",
     ] {
         assert!(
             commands.contains(cmd),

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import importlib.metadata
 import inspect
+import json
 import math
 import os
 import pickle
@@ -110,6 +111,47 @@ def _writable_directory(value: str) -> Path:
     return folder
 
 
+_GROWTH_UNITS = {"": 1, "B": 1, "k": 10**3, "kB": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6,
+                 "G": 10**9, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def _threshold(value: str) -> "Tuple[str, float]":
+    """``10%`` -> ("%", 10.0); ``1MB`` -> ("B", 1e6): how much growth a comparison allows (the
+    thresholds of ``memray diff --fail-if-...``)."""
+    import argparse
+
+    text = value.strip()
+    bad = argparse.ArgumentTypeError(
+        f"{value!r} is not a threshold: give a percentage (10%) or a size (1MB)")
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            if not 0 <= pct < float("inf"):
+                raise bad
+            return ("%", pct)
+        number = text.rstrip("kKMGiB").strip()
+        unit = text[len(number):].strip()
+        size = float(number) * _GROWTH_UNITS[unit]
+    except (ValueError, KeyError):
+        raise bad from None
+    if not 0 <= size < float("inf"):
+        raise bad
+    return ("B", round(size))
+
+
+def _grew_past(threshold: "Tuple[str, float]", base: int, new: int) -> bool:
+    change = new - base
+    if change <= 0:
+        return False
+    kind, limit = threshold
+    if kind == "B":
+        return change > limit
+    return base == 0 or change * 100 > limit * base
+
+
+BASELINE_FILE = "memray-baseline.json"
+
+
 # ------------------------------------------------------------------------------------------
 # Options: a command-line flag wins; otherwise the ini key; otherwise the default.
 
@@ -166,6 +208,17 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--fail-on-increase", action="store_true", default=None,
                     help="Fail a test with the limit_memory marker if it uses more memory "
                          "than its last successful run")
+    group.addoption("--memray-baseline", type=_writable_directory, default=None,
+                    metavar="DIR",
+                    help="Track every test and store its peak memory and leaked bytes in "
+                         "DIR/memray-baseline.json")
+    group.addoption("--memray-compare", default=None, metavar="DIR",
+                    help="Track every test and fail one whose peak memory grew past "
+                         "--memray-max-growth over the baseline stored in DIR")
+    group.addoption("--memray-max-growth", type=_threshold, default=None,
+                    metavar="PCT|BYTES",
+                    help="With --memray-compare: the growth of a test's peak memory allowed, "
+                         "as a percentage of its baseline (10%%, the default) or a size (1MB)")
     parser.addini("memray", "Activate pytest.ini setting", type="bool")
     parser.addini("hide_memray_summary",
                   "Hide the memray summary at the end of the execution", type="bool")
@@ -385,6 +438,7 @@ class Result:
     test_id: str
     metadata: Metadata
     result_file: Path
+    leaked_bytes: int = 0
 
 
 def _short_name(name: str) -> str:
@@ -424,6 +478,19 @@ class Manager:
             self.bin_prefix = config.getoption("memray_bin_prefix", None) or uuid.uuid4().hex
         self.metadata_path = self.result_path / "metadata"
         self.metadata_path.mkdir(parents=True, exist_ok=True)
+        self.baseline_dir: Optional[Path] = config.getoption("memray_baseline", None)
+        compare = config.getoption("memray_compare", None)
+        self.max_growth = config.getoption("memray_max_growth", None) or ("%", 10.0)
+        self.baseline: Optional[Dict[str, Dict[str, int]]] = None
+        if compare is not None:
+            path = Path(compare) / BASELINE_FILE
+            try:
+                self.baseline = json.loads(path.read_text())["tests"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise pytest.UsageError(f"--memray-compare: cannot read {path}: {exc}")
+        self.from_workers = False
+        self.tracks_every_test = bool(_setting(config, "memray")) or (
+            self.baseline_dir is not None or self.baseline is not None)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -449,9 +516,11 @@ class Manager:
         try:
             with FileReader(path) as reader:
                 metadata = reader.metadata
+                leaked = sum(r.size for r in reader.get_leaked_allocation_records(
+                    merge_threads=True))
         except OSError:
             return
-        result = Result(item.nodeid, metadata, path)
+        result = Result(item.nodeid, metadata, path, leaked)
         (self.metadata_path / path.with_suffix(".metadata").name).write_bytes(
             pickle.dumps(result))
         self.results[item.nodeid] = result
@@ -460,7 +529,7 @@ class Manager:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> _HookWrapper:
         func = pyfuncitem.obj
         marks = {m.name for m in pyfuncitem.iter_markers() if m.name in MARKERS}
-        if not marks and not _setting(self.config, "memray"):
+        if not marks and not self.tracks_every_test:
             yield
             return
         if len(marks) > 1:
@@ -537,6 +606,13 @@ class Manager:
         report = outcome.get_result()
         if report.when != "call" or report.outcome != "passed":
             return
+        grown = self._grown_past_baseline(item.nodeid)
+        if grown is not None:
+            report.outcome = "failed"
+            report.longrepr = grown
+            report.sections.append(("memray-compare", grown))
+            outcome.force_result(report)
+            return
         for marker in item.iter_markers():
             check = MARKERS.get(marker.name)
             result = self.results.get(item.nodeid)
@@ -550,6 +626,47 @@ class Manager:
                 if failure.section is not None:
                     report.sections.append(failure.section)
                 outcome.force_result(report)
+
+    def _grown_past_baseline(self, test_id: str) -> Optional[str]:
+        """With --memray-compare: why the test failed, if its peak grew past the allowed
+        growth over its baseline."""
+        if self.baseline is None or test_id not in self.baseline:
+            return None
+        result = self.results.get(test_id)
+        if result is None:
+            return None
+        base = int(self.baseline[test_id]["peak_memory"])
+        new = result.metadata.peak_memory
+        if not _grew_past(self.max_growth, base, new):
+            return None
+        kind, limit = self.max_growth
+        allowed = f"{limit:g}%" if kind == "%" else sizeof_fmt(limit)
+        share = f" (+{(new - base) * 100 / base:.1f}%)" if base else ""
+        return (f"Test peak memory grew from {sizeof_fmt(base)} (its baseline) to "
+                f"{sizeof_fmt(new)}: +{sizeof_fmt(new - base)}{share}, more than the "
+                f"{allowed} allowed")
+
+    def _all_results(self) -> None:
+        """Under pytest-xdist the tests ran in the workers, which left their results in the
+        result directory: the controller reads them."""
+        if self.results:
+            return
+        for f in sorted(self.metadata_path.glob("*.metadata")):
+            result = pickle.loads(f.read_bytes())
+            self.results[result.test_id] = result
+            self.from_workers = True
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """--memray-baseline: every test's peak memory and leaked bytes, in one file."""
+        if self.baseline_dir is None or hasattr(self.config, "workerinput"):
+            return
+        self._all_results()
+        tests = {
+            test_id: {"peak_memory": r.metadata.peak_memory, "leaked_bytes": r.leaked_bytes}
+            for test_id, r in sorted(self.results.items())
+        }
+        doc = {"schema": "memray-baseline/1", "tests": tests}
+        (self.baseline_dir / BASELINE_FILE).write_text(json.dumps(doc, indent=1) + "\n")
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> _HookWrapper:
@@ -579,12 +696,7 @@ class Manager:
         write = terminalreporter.write_line
         write("")
         terminalreporter.write_sep("=", "MEMRAY REPORT")
-        from_workers = not self.results
-        if from_workers:
-            # Under pytest-xdist the tests ran in the workers, which left their results here.
-            for f in sorted(self.metadata_path.glob("*.metadata")):
-                result = pickle.loads(f.read_bytes())
-                self.results[result.test_id] = result
+        self._all_results()
         peaks = collections.Counter({
             test_id: r.metadata.peak_memory
             for test_id, r in self.results.items() if r.result_file.exists()
@@ -597,7 +709,7 @@ class Manager:
                 records = list(reader.get_high_watermark_allocation_records(merge_threads=True))
                 if records:
                     self._write_test(write, test_id, reader.metadata, records)
-        if from_workers and len(peaks) > 1:
+        if self.from_workers and len(peaks) > 1:
             self._write_workers(write)
         if self.named:
             write(f"Created {len(peaks)} binary dumps at {self.result_path} "

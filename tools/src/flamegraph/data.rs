@@ -53,6 +53,10 @@ pub struct Meta {
     /// its stacked memory chart.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<PageProcess>,
+    /// `memray-diff --format html`: the base capture the page compares with (its nodes then
+    /// have a `base_own` column: each box's own bytes before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<serde_json::Value>,
 }
 
 /// One process of a capture set, as the page shows it.
@@ -215,6 +219,7 @@ pub fn build(
             split_threads: opts.split_threads,
             threads,
             processes: page_processes(a),
+            diff: None,
         },
         strings: interner.into_strings(),
         nodes: nodes_json,

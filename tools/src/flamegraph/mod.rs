@@ -22,7 +22,7 @@ use crate::common::view::load_view;
 pub use args::{Args, PageFormat};
 
 /// Most boxes a flame graph page holds.
-const MAX_NODES: usize = 50_000;
+pub const MAX_NODES: usize = 50_000;
 
 /// The page; `__MEMRAY_DATA__` is replaced by the JSON document (escaped for a script tag).
 pub const TEMPLATE: &str = include_str!("template.html");

@@ -9,8 +9,10 @@ use crate::common::args::{OutputArgs, ViewArgs, READS_STDIN};
 /// Exports the allocations live at the peak (or, with --leaks, still live at exit; with
 /// --temporary-allocations, the temporary ones) for other tools: csv (a spreadsheet row per
 /// stack), gprof2dot (its JSON), speedscope (a speedscope file), folded (collapsed stacks for
-/// inferno-flamegraph and flamegraph.pl) and pprof (a gzipped profile.proto for go tool pprof,
-/// Pyroscope, Grafana, Parca).
+/// inferno-flamegraph and flamegraph.pl), pprof (a gzipped profile.proto for go tool pprof,
+/// Pyroscope, Grafana, Parca) and diff-folded (two captures, BASE then NEW: each collapsed stack
+/// with its bytes before and after, `stack BEFORE AFTER`, as inferno-diff-folded writes it for
+/// inferno-flamegraph's differential graphs).
 ///
 /// Run directly as `memray-transform`, the data goes to standard output when `-o -` is given,
 /// or when no `-o` is given and standard output is not a terminal (a pipe or a file), so
@@ -29,7 +31,7 @@ use crate::common::args::{OutputArgs, ViewArgs, READS_STDIN};
 )]
 pub struct Args {
     /// Format to use for the report. Available formats: gprof2dot, csv, speedscope, folded,
-    /// pprof
+    /// pprof, diff-folded
     pub format: String,
     /// Results of the tracker run: a capture file, - for stdin, or a capture set (a directory
     /// of captures, or several capture files)

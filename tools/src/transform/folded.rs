@@ -2,6 +2,7 @@
 //! inferno's and Brendan Gregg's flame graph tools read them. A frame is
 //! `function (file:line)`; an allocation without a Python frame is `<stack trace unavailable>`,
 //! so the lines add up to every byte of the view. Groups without bytes are left out.
+//! `diff-folded` writes two captures' lines side by side ([`write_diff`]).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -53,6 +54,31 @@ pub fn write(lines: &[(String, u64)], out: &mut dyn Write) -> Result<()> {
     let mut w = std::io::BufWriter::new(out);
     for (stack, bytes) in lines {
         writeln!(w, "{stack} {bytes}")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes two captures' collapsed stacks side by side, `stack BEFORE AFTER`, every stack of
+/// either (0 where a capture has none), in order of first appearance in `before` then `after`:
+/// `inferno-diff-folded`'s output, which `inferno-flamegraph` draws as a differential graph.
+pub fn write_diff(
+    before: &[(String, u64)],
+    after: &[(String, u64)],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let after_of: HashMap<&str, u64> = after.iter().map(|(s, b)| (s.as_str(), *b)).collect();
+    let before_of: HashMap<&str, u64> = before.iter().map(|(s, b)| (s.as_str(), *b)).collect();
+    let mut w = std::io::BufWriter::new(out);
+    for (stack, bytes) in before {
+        let new = after_of.get(stack.as_str()).copied().unwrap_or(0);
+        writeln!(w, "{stack} {bytes} {new}")?;
+    }
+    for (stack, bytes) in after
+        .iter()
+        .filter(|(s, _)| !before_of.contains_key(s.as_str()))
+    {
+        writeln!(w, "{stack} 0 {bytes}")?;
     }
     w.flush()?;
     Ok(())

@@ -29,7 +29,7 @@ use memray_analysis::snapshot::{Aggregate, View};
 use memray_analysis::{Analysis, Frame};
 
 use crate::common::cli::{self, memray_compat};
-use crate::common::input::check_inputs;
+use crate::common::input::{check_input, check_inputs};
 use crate::common::output::{report_output, stdout_is_terminal};
 use crate::common::view::load_view;
 pub use args::Args;
@@ -42,15 +42,19 @@ pub enum Format {
     Speedscope,
     Folded,
     Pprof,
+    /// Two captures' collapsed stacks side by side (`stack BEFORE AFTER`), as
+    /// `inferno-diff-folded` writes them for `inferno-flamegraph`'s differential graphs.
+    DiffFolded,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Gprof2dot,
         Format::Csv,
         Format::Speedscope,
         Format::Folded,
         Format::Pprof,
+        Format::DiffFolded,
     ];
 
     /// The format named `name`, in any case (as Memray accepts it).
@@ -66,6 +70,7 @@ impl Format {
             Format::Speedscope => "speedscope",
             Format::Folded => "folded",
             Format::Pprof => "pprof",
+            Format::DiffFolded => "diff-folded",
         }
     }
 
@@ -77,6 +82,7 @@ impl Format {
             Format::Speedscope => ".speedscope.json",
             Format::Folded => ".folded",
             Format::Pprof => ".pb.gz",
+            Format::DiffFolded => ".diff.folded",
         }
     }
 
@@ -129,6 +135,7 @@ pub fn render(format: Format, export: &Export, out: &mut dyn Write) -> Result<()
         Format::Speedscope => speedscope::render(export, out),
         Format::Folded => folded::render(export, out),
         Format::Pprof => pprof::render(export, out),
+        Format::DiffFolded => unreachable!("diff-folded renders two captures: see run"),
     }
 }
 
@@ -162,7 +169,14 @@ enum Destination {
 }
 
 fn run(args: Args, format: Format, compat: bool) -> Result<()> {
-    check_inputs(&args.results)?;
+    if format == Format::DiffFolded {
+        if args.results.len() != 2 {
+            bail!("diff-folded compares two captures: give BASE and NEW");
+        }
+        args.results.iter().try_for_each(|p| check_input(p))?;
+    } else {
+        check_inputs(&args.results)?;
+    }
     let tty = stdout_is_terminal();
     let dest = match &args.out.output {
         Some(p) if p.as_os_str() == "-" => Destination::Stdout,
@@ -189,23 +203,46 @@ fn run(args: Args, format: Format, compat: bool) -> Result<()> {
         // behind when stdout is not a terminal.
         print!("\n\n");
     }
-    let (analysis, groups) = load_view(&args.results, &args.view, format.merge_threads())
-        .with_context(|| format!("Failed to parse allocation records in {}", args.results[0]))?;
+    let load = |paths: &[String]| {
+        load_view(paths, &args.view, format.merge_threads())
+            .with_context(|| format!("Failed to parse allocation records in {}", paths[0]))
+    };
+    let first = match format {
+        Format::DiffFolded => &args.results[..1],
+        _ => &args.results[..],
+    };
+    let (analysis, groups) = load(first)?;
     let export = Export {
         analysis: &analysis,
         view: args.view.view(),
         groups: &groups,
     };
+    // diff-folded: the second capture's lines beside the first's.
+    let after = match format {
+        Format::DiffFolded => {
+            let (a, g) = load(&args.results[1..])?;
+            folded::lines(&Export {
+                analysis: &a,
+                view: args.view.view(),
+                groups: &g,
+            })
+        }
+        _ => Vec::new(),
+    };
+    let write = |out: &mut dyn Write| match format {
+        Format::DiffFolded => folded::write_diff(&folded::lines(&export), &after, out),
+        _ => render(format, &export, out),
+    };
     match dest {
         Destination::Stdout => {
             let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            render(format, &export, &mut out)?;
+            write(&mut out)?;
             out.flush()?;
         }
         Destination::File(path) => {
             let file = args.out.create(&path)?;
             let mut out = BufWriter::with_capacity(1 << 16, file);
-            render(format, &export, &mut out)?;
+            write(&mut out)?;
             out.flush()
                 .with_context(|| format!("could not write {}", path.display()))?;
             println!("Wrote {}", path.display());
