@@ -48,8 +48,9 @@ REPORT_CAPTURES = [("10M", 1_053_000), ("100M", 10_530_000)]
 SECTIONS = ("overhead", "reports", "native")
 
 
-def report_commands(mm, o, cm, co, w):
-    """{report: (Memray's command or None where Memray 1.20 lacks it, ours)}."""
+def report_commands(mm, o, cm, co, w, co2=None):
+    """{report: (Memray's command or None where Memray 1.20 lacks it, ours)}; `co2`, a second
+    capture of the same program, is what `memray diff` compares `co` with."""
     reports = {
         "stats": (mm + ["stats", cm], [o, "stats", co]),
         "stats --json": (
@@ -73,6 +74,9 @@ def report_commands(mm, o, cm, co, w):
             mm + ["transform", fmt, "-f", "-o", w / ("m." + ext), cm] if memray_has else None,
             [o, "transform", fmt, "-f", "-o", w / ("o." + ext), co],
         )
+    if co2 is not None:
+        # Memray 1.20 has no diff.
+        reports["diff --json"] = (None, [o, "diff", "--json", "-f", "-o", w / "o-diff.json", co, co2])
     return reports
 
 
@@ -241,7 +245,8 @@ class Bench:
                  "its own capture of the same program. Median of 3 runs (Memray's 100M runs: one). Ours uses "
                  "every core (RAYON_NUM_THREADS unset). Targets: 10x faster than Memray at 100M, stats 20x, "
                  "peak RSS no more than Memray's. \u2014: Memray 1.20 has no such transform, and its tree "
-                 "is an interactive program that waits for a key.")
+                 "is an interactive program that waits for a key; `diff` compares the capture with a second "
+                 "capture of the same run size (Memray has no diff).")
         self.out()
         self.out("| capture (events Memray / ours) | report | Memray (s) | ours (s) | speed-up | Memray peak RSS | ours peak RSS |")
         self.out("|---|---|---:|---:|---:|---:|---:|")
@@ -252,7 +257,9 @@ class Bench:
             co = w / f"ours-bigtrace-{label}.bin"
             run_measured(mm + ["run", "-q", "-f", "--trace-python-allocators", "-o", cm, script, str(iterations)], w)
             run_measured([o, "run", "-q", "-f", "--trace-python-allocators", "-o", co, script, str(iterations)], w)
-            reports = report_commands(mm, o, cm, co, w)
+            co2 = w / f"ours-bigtrace-{label}-again.bin"
+            run_measured([o, "run", "-q", "-f", "--trace-python-allocators", "-o", co2, script, str(iterations)], w)
+            reports = report_commands(mm, o, cm, co, w, co2)
             rows = []
             for name, (mcmd, ocmd) in reports.items():
                 rounds_m = 1 if label == REPORT_CAPTURES[-1][0] else 3
