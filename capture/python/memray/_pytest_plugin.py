@@ -516,8 +516,9 @@ class Manager:
         try:
             with FileReader(path) as reader:
                 metadata = reader.metadata
-                leaked = sum(r.size for r in reader.get_leaked_allocation_records(
-                    merge_threads=True))
+                # Only a baseline keeps the leaks: no second pass over every test otherwise.
+                leaked = 0 if self.baseline_dir is None else sum(
+                    r.size for r in reader.get_leaked_allocation_records(merge_threads=True))
         except OSError:
             return
         result = Result(item.nodeid, metadata, path, leaked)
