@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(not DIST, reason="`make test-wheel` runs these")
 PROGRAMS = {
     "memray",
     "memray-capture",
+    "memray-diff",
     "memray-flamegraph",
     "memray-live",
     "memray-parse",
