@@ -172,18 +172,36 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
         .enumerate()
         .map(|(i, r)| ((located[i], i), r))
         .collect();
+    let sizes = allocation_sizes(a);
     Stats {
         total_num_allocations: a.n_allocations,
         total_bytes_allocated: a.bytes_allocated,
-        min_size: a.size_counts.keys().copied().min(),
-        max_size: a.size_counts.keys().copied().max(),
-        histogram: histogram(&a.size_counts, HISTOGRAM_BINS),
+        min_size: sizes.keys().copied().min(),
+        max_size: sizes.keys().copied().max(),
+        histogram: histogram(&sizes, HISTOGRAM_BINS),
         allocator_distribution,
         top_by_size: top_n(indexed.clone(), n, |r| r.bytes),
         top_by_count: top_n(indexed, n, |r| r.count),
         modules_by_size: stable(&mods, |r| r.bytes),
         modules_by_count: stable(&mods, |r| r.count),
     }
+}
+
+/// The allocations' sizes, with their counts. A sampled capture records the bytes each
+/// allocation stands for; the histogram shows the sizes allocated, turned back from them.
+fn allocation_sizes(a: &Analysis) -> std::borrow::Cow<'_, FxHashMap<u64, u64>> {
+    let rate = a.header.sample_every;
+    if rate == 0 {
+        return std::borrow::Cow::Borrowed(&a.size_counts);
+    }
+    let mut sizes = FxHashMap::default();
+    for (&w, &n) in &a.size_counts {
+        let c: &mut u64 = sizes
+            .entry(memray_format::sampling::size_of(w, rate))
+            .or_default();
+        *c = c.saturating_add(n);
+    }
+    std::borrow::Cow::Owned(sizes)
 }
 
 #[cfg(test)]

@@ -87,6 +87,7 @@ fn header() -> Header {
         site_packages: vec!["/usr/lib/python3.11/site-packages".into()],
         sys_path: vec!["/proj".into(), "/usr/lib/python3.11".into()],
         parent_pid: 0,
+        sample_every: 0,
     }
 }
 

@@ -29,6 +29,34 @@ void memray_set_tls_tid(uint32_t tid) { t_tid = tid; }
 void *memray_tls_state(void) { return t_state; }
 void memray_set_tls_state(void *p) { t_state = p; }
 
+/* Byte sampling (capture/src/sampling.rs): each thread's countdown of bytes to its next sampled
+ * byte, its random generator, and the sampling generation they were drawn for (a thread whose
+ * generation is not the current one draws afresh). */
+static __thread uint64_t t_sample_left IE;
+static __thread uint64_t t_sample_rng IE;
+static __thread uint32_t t_sample_gen IE;
+uint32_t memray_sample_generation;
+
+/* The fast path of every sampled allocation: 1 when the allocation is not sampled, having
+ * taken `size` off the countdown (or when the thread is inside the tracker, whose own
+ * allocations are never recorded); 0 when the caller must decide (memray_sample_state). */
+int memray_sample_skip(uint64_t size) {
+    if (t_guard) return 1;
+    if (t_sample_gen == __atomic_load_n(&memray_sample_generation, __ATOMIC_RELAXED)
+        && size < t_sample_left) {
+        t_sample_left -= size;
+        return 1;
+    }
+    return 0;
+}
+
+/* The calling thread's sampling words, for the slow path. */
+void memray_sample_state(uint64_t **left, uint64_t **rng, uint32_t **gen) {
+    *left = &t_sample_left;
+    *rng = &t_sample_rng;
+    *gen = &t_sample_gen;
+}
+
 /* A str object's characters without calling into the interpreter (which could allocate):
  * returns the data pointer and sets the character width (1, 2 or 4) and length. */
 const void *memray_str_data(void *obj, int *kind, Py_ssize_t *len) {

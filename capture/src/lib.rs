@@ -21,6 +21,7 @@ mod quiet_thread;
 mod reader;
 mod record_capture;
 mod sampler;
+mod sampling;
 mod seam;
 mod tracker;
 mod writer_thread;
@@ -74,7 +75,7 @@ fn open_error(path: &str, e: std::io::Error) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (path, *, overwrite, compress, trace_python_allocators, native_traces,
     follow_fork, memory_interval_ms, command_line, python_version, paths, skipped_frames,
-    socket=None, aggregate=false, socket_timeout=None, parent_pid=0))]
+    socket=None, aggregate=false, socket_timeout=None, parent_pid=0, sampling=None))]
 #[allow(clippy::too_many_arguments)]
 fn start_tracking(
     py: Python<'_>,
@@ -93,6 +94,7 @@ fn start_tracking(
     aggregate: bool,
     socket_timeout: Option<f64>,
     parent_pid: u32,
+    sampling: Option<(u64, Option<u64>)>,
 ) -> PyResult<u32> {
     if ACTIVE.load(Relaxed) || STATE.lock().is_some() {
         return Err(PyRuntimeError::new_err(
@@ -123,6 +125,7 @@ fn start_tracking(
         site_packages,
         sys_path,
         parent_pid,
+        sample_every: sampling.map_or(0, |(rate, _)| rate),
     };
     let options = Options {
         path: path.clone(),
@@ -131,6 +134,7 @@ fn start_tracking(
         follow_fork,
         memory_interval_ms,
         aggregate,
+        sample_seed: sampling.and_then(|(_, seed)| seed),
         header,
     };
     let sink = match socket {
@@ -174,6 +178,7 @@ fn begin(
 ) -> std::io::Result<()> {
     let interval = options.memory_interval_ms;
     native::NATIVE.store(options.header.native_traces, Relaxed);
+    sampling::start(options.header.sample_every, options.sample_seed);
     let state = State::create(options, sink)?;
     *STATE.lock() = Some(state);
     seam::watch_code_deaths(tracker::on_code_death);
@@ -193,6 +198,7 @@ fn begin(
 #[pyfunction]
 fn stop_tracking() -> PyResult<()> {
     ACTIVE.store(false, Release);
+    sampling::stop();
     seam::unwatch_code_deaths();
     pymalloc::uninstall();
     hooks::restore_got();

@@ -160,6 +160,7 @@ fn metadata_dict<'py>(py: Python<'py>, a: &Analysis) -> PyResult<Bound<'py, PyDi
     d.set_item("trace_python_allocators", h.trace_python_allocators)?;
     d.set_item("file_format", h.file_format as u8)?;
     d.set_item("complete", a.trailer.is_some())?;
+    d.set_item("sample_every", h.sample_every)?;
     Ok(d)
 }
 

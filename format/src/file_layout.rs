@@ -53,6 +53,7 @@ pub fn encode_file_header(h: &Header) -> Vec<u8> {
         }
     }
     put_u64(&mut body, u64::from(h.parent_pid));
+    put_u64(&mut body, h.sample_every);
     let mut out = Vec::with_capacity(FILE_PREFIX_LEN + body.len());
     out.extend_from_slice(&FILE_MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -128,6 +129,11 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
     } else {
         c.u32().ok_or_else(bad)?
     };
+    let sample_every = if c.is_empty() {
+        0
+    } else {
+        c.u64().ok_or_else(bad)?
+    };
     // Fields added by later minor revisions would follow here; they are ignored.
     Ok(Header {
         pid,
@@ -146,6 +152,7 @@ pub fn decode_header_body(body: &[u8]) -> Result<Header> {
         site_packages,
         sys_path,
         parent_pid,
+        sample_every,
     })
 }
 

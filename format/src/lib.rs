@@ -5,7 +5,8 @@
 //! - [`chunk`] a chunk's header and payload; [`file_layout`] the prefix, index footer and tail;
 //!   [`journal_ring`] the ring of open chunks a capture has while it is written;
 //! - [`writer`] turns records into a capture (chunks, zstd or lz4, index footer, trailer);
-//! - [`reader`] reads one back, memory-mapped (chunks decoded in parallel) or streamed.
+//! - [`reader`] reads one back, memory-mapped (chunks decoded in parallel) or streamed;
+//! - [`sampling`] what the sizes of a sampled capture stand for.
 //!
 //! `FORMAT.md` beside this crate documents every byte.
 
@@ -18,6 +19,7 @@ pub mod file_layout;
 pub mod journal_ring;
 pub mod reader;
 pub mod records;
+pub mod sampling;
 pub mod varint;
 pub mod writer;
 

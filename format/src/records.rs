@@ -116,6 +116,11 @@ pub struct Header {
     /// (`--follow-fork`, `--follow-children`); 0 for the process `memray run` started, and in
     /// captures written before the field existed.
     pub parent_pid: u32,
+    /// Byte-based Poisson sampling (`--sample-every`): the mean number of bytes between two
+    /// sampled bytes; 0 when every allocation is recorded. In a sampled capture an allocation's
+    /// `size` is the number of bytes it stands for (its size divided by the probability it had
+    /// of being sampled), so every figure read from it is an estimate.
+    pub sample_every: u64,
 }
 
 /// Totals written by the writer when it finishes cleanly (absent from a cut-short capture).

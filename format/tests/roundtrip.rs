@@ -23,6 +23,7 @@ fn header() -> Header {
         site_packages: vec!["/venv/lib/python3.11/site-packages".into()],
         sys_path: vec!["/work".into(), "/usr/lib/python3.11".into()],
         parent_pid: 77,
+        sample_every: 524_288,
     }
 }
 

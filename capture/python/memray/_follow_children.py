@@ -16,14 +16,15 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict
+    from typing import Any, Dict, Optional, Tuple
 
 ENV = "MEMRAY_RS_FOLLOW_CHILDREN"
 HOOK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_children")
 
 
 def export(output: str, *, native: bool, trace_python_allocators: bool, aggregate: bool,
-           compress: bool) -> None:
+           compress: bool, sampling: "Tuple[Optional[int], Optional[int]]" = (None, None)
+           ) -> None:
     """Sets the environment every process the run starts inherits."""
     os.environ[ENV] = json.dumps(
         {
@@ -32,6 +33,8 @@ def export(output: str, *, native: bool, trace_python_allocators: bool, aggregat
             "trace_python_allocators": trace_python_allocators,
             "aggregate": aggregate,
             "compress": compress,
+            "sample_every": sampling[0],
+            "sample_seed": sampling[1],
             # Where this `memray` package lives, for a child whose sys.path lacks it.
             "root": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         }
@@ -72,6 +75,8 @@ def start_in_child(spec: "Dict[str, Any]") -> None:
         trace_python_allocators=spec["trace_python_allocators"],
         follow_fork=True,
         file_format=file_format,
+        sample_every=spec.get("sample_every"),
+        sample_seed=spec.get("sample_seed"),
     )
     tracker._parent_pid = os.getppid()
     # Started from `site`, before the program: none of the program's frames is memray's.

@@ -24,3 +24,6 @@ class Metadata:
     has_native_traces: bool
     trace_python_allocators: bool
     file_format: FileFormat
+    # Ours, beyond Memray's fields: a sampled capture's rate (`--sample-every`, bytes), 0 when
+    # every allocation was recorded. Sizes read from a sampled capture are estimates.
+    sample_every: int = 0

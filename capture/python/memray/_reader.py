@@ -91,6 +91,7 @@ def _metadata(m: Dict[str, Any]) -> Metadata:
         has_native_traces=m["has_native_traces"],
         trace_python_allocators=m["trace_python_allocators"],
         file_format=FileFormat(m["file_format"]),
+        sample_every=m.get("sample_every", 0),
     )
 
 

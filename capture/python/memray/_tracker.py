@@ -70,6 +70,10 @@ class Tracker:
     chooses between every event (``FileFormat.ALL_ALLOCATIONS``) and totals per location
     (``FileFormat.AGGREGATED_ALLOCATIONS``); ``track_object_lifetimes`` (CPython 3.13.3 and
     later) remembers the objects created while tracking, for ``get_surviving_objects``.
+    ``sample_every`` (bytes) records a sample of the allocations instead of every one: each
+    allocation of ``s`` bytes with probability ``1 - exp(-s / sample_every)``, standing for
+    ``s`` divided by that probability, so that the reports estimate every figure from far
+    fewer records; ``sample_seed`` makes the choice repeatable.
     """
 
     def __init__(
@@ -83,6 +87,8 @@ class Tracker:
         trace_python_allocators: bool = False,
         track_object_lifetimes: bool = False,
         file_format: "FileFormat" = ALL_ALLOCATIONS,
+        sample_every: "Optional[int]" = None,
+        sample_seed: "Optional[int]" = None,
     ) -> None:
         if (file_name is None) == (destination is None):
             raise TypeError("Exactly one of 'file_name' or 'destination' argument must be specified")
@@ -102,6 +108,16 @@ class Tracker:
             raise RuntimeError("AGGREGATED_ALLOCATIONS requires an output file")
         if memory_interval_ms <= 0:
             raise ValueError("memory_interval_ms must be positive")
+        if sample_every is not None and (
+            not isinstance(sample_every, int) or not 0 < sample_every < 2**64
+        ):
+            raise ValueError("sample_every must be a positive number of bytes")
+        if sample_seed is not None and (
+            sample_every is None or not isinstance(sample_seed, int)
+            or not 0 <= sample_seed < 2**64
+        ):
+            raise ValueError("sample_seed needs sample_every, and must be an integer from 0 "
+                             "to 2**64 - 1")
         self.destination: "Union[FileDestination, SocketDestination]" = destination
         self.native_traces = native_traces
         self.memory_interval_ms = memory_interval_ms
@@ -113,6 +129,10 @@ class Tracker:
 
             file_format = FileFormat(file_format)
         self.file_format = file_format
+        # Byte sampling: one allocated byte in `sample_every` on average is recorded, and the
+        # reports estimate from them.
+        self.sample_every = sample_every
+        self.sample_seed = sample_seed
         self._main_tid: "Optional[int]" = None
         # Set by `memray run --follow-children`'s bootstrap in a child process.
         self._parent_pid = 0
@@ -160,6 +180,8 @@ class Tracker:
                 socket=socket,
                 aggregate=aggregate,
                 parent_pid=self._parent_pid,
+                sampling=(None if self.sample_every is None
+                          else (self.sample_every, self.sample_seed)),
             )
         except BaseException:
             _thread_names.uninstall()

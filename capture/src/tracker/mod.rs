@@ -22,6 +22,7 @@ use memray_format::records::*;
 
 use crate::lock::ForkSafeMutex;
 use crate::native::{self, NATIVE};
+use crate::sampling::{self, SAMPLING};
 use crate::seam::{self, Guard};
 use thread_cache::{with_thread_cache, INITIAL_DEPTH};
 
@@ -108,12 +109,12 @@ impl Recording {
 
 /// An event by thread `thread`, its stacks not (yet) known.
 #[inline(always)]
-fn stackless_event(allocator: AllocatorType, thread: u32, address: usize, size: usize) -> Event {
+fn stackless_event(allocator: AllocatorType, thread: u32, address: usize, size: u64) -> Event {
     Event {
         allocator,
         thread,
         address: address as u64,
-        size: size as u64,
+        size,
         stack: 0,
         native_stack: 0,
     }
@@ -122,6 +123,19 @@ fn stackless_event(allocator: AllocatorType, thread: u32, address: usize, size: 
 /// Records an allocation made by the calling thread. Called from the hooks.
 #[inline]
 pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) {
+    if !ACTIVE.load(Relaxed) {
+        return;
+    }
+    // Sampling: most allocations end here, their stacks never read. mmap is never sampled.
+    let sampled = SAMPLING.load(Relaxed) && !allocator.is_range();
+    let size = if sampled {
+        match sampling::sampled(size) {
+            Some(weight) => weight,
+            None => return,
+        }
+    } else {
+        size as u64
+    };
     let Some(recording) = Recording::begin() else {
         return;
     };
@@ -153,6 +167,9 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
                 n_native,
                 stackless_event(allocator, tid, address, size),
             );
+            if sampled {
+                state.note_sampled(address);
+            }
         },
     );
 }
@@ -160,13 +177,22 @@ pub fn record_allocation(address: usize, size: usize, allocator: AllocatorType) 
 /// Records a deallocation (`free`, `munmap` with its length, the pymalloc free).
 #[inline]
 pub fn record_deallocation(address: usize, size: usize, allocator: AllocatorType) {
+    // Sampling: only the free of a sampled block is recorded, and almost every other one is
+    // told apart here without a lock. Every munmap is recorded (as every mmap is).
+    let sampled = SAMPLING.load(Relaxed) && allocator != AllocatorType::Munmap;
+    if sampled && !sampling::maybe_sampled(address) {
+        return;
+    }
     let Some(recording) = Recording::begin() else {
         return;
     };
     let tid = recording.tid;
     let mut st = STATE.lock();
     if let Some(state) = st.as_mut() {
-        state.write_event(&stackless_event(allocator, tid, address, size));
+        if sampled && !state.forget_sampled(address) {
+            return;
+        }
+        state.write_event(&stackless_event(allocator, tid, address, size as u64));
     }
 }
 

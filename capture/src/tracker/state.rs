@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use memray_format::records::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::interner::StackInterner;
 use super::record_writer::RecordWriter;
 use super::sink::Sink;
 use super::thread_cache::ThreadCache;
 use super::{current_tid, PENDING_NAMES};
-use crate::native;
+use crate::{native, sampling};
 
 /// What a capture is started with.
 #[derive(Clone, Debug)]
@@ -27,6 +27,8 @@ pub struct Options {
     /// Aggregate in this process (`FileFormat::AggregatedAllocations`): keep per-location
     /// figures here and write only them, not every event.
     pub aggregate: bool,
+    /// `--sample-seed`: the seed of a sampled capture's generators (None: a fresh one).
+    pub sample_seed: Option<u64>,
     pub header: Header,
 }
 
@@ -38,6 +40,8 @@ pub struct State {
     pub last_flush: Instant,
     /// Streaming to a live client: records are sent every [`super::FLUSH_EVERY_LIVE`].
     pub live: bool,
+    /// Sampled captures: the addresses of the sampled blocks still live (see `sampling`).
+    sampled: FxHashSet<u64>,
 }
 
 impl State {
@@ -61,6 +65,7 @@ impl State {
             pending_names: FxHashMap::default(),
             last_flush: Instant::now(),
             live,
+            sampled: FxHashSet::default(),
         };
         if native {
             native::init();
@@ -108,6 +113,24 @@ impl State {
             }
         }
         self.writer.event(&event);
+    }
+
+    /// A sampled block was just recorded at `address`.
+    #[inline]
+    pub fn note_sampled(&mut self, address: usize) {
+        if self.sampled.insert(address as u64) {
+            sampling::note_sampled(address);
+        }
+    }
+
+    /// Whether `address` holds a sampled block, which it no longer does.
+    #[inline]
+    pub fn forget_sampled(&mut self, address: usize) -> bool {
+        let was = self.sampled.remove(&(address as u64));
+        if was {
+            sampling::note_freed(address);
+        }
+        was
     }
 
     /// Records a deallocation or another event without a stack.

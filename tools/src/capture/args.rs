@@ -82,6 +82,8 @@ pub struct AttachArgs {
     /// Duration to track for (in seconds) before detaching
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub duration: Option<u32>,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Process id to affect
     pub pid: i32,
 }
@@ -141,6 +143,8 @@ pub struct RunArgs {
     /// Do not compress the capture
     #[arg(long)]
     pub no_compress: bool,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Compress the capture (the default)
     #[arg(long, hide = true)]
     pub compress_on_exit: bool,
@@ -154,4 +158,74 @@ pub struct RunArgs {
     /// one of ours is an error; everything after it belongs to the program.
     #[arg(required = true, trailing_var_arg = true, value_name = "file")]
     pub target: Vec<String>,
+}
+
+/// `--sample-every` and `--sample-seed`, shared by `memray run` and `memray attach`.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct SamplingArgs {
+    /// Record a sample of the allocations instead of every one: on average one allocated byte
+    /// in BYTES (byte-based Poisson sampling; suffixes K, M, G are powers of 1024; 512K is a
+    /// good start). Reports scale the sampled bytes into estimates and say so
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub sample_every: Option<u64>,
+    /// Seed for --sample-every's random choices, so that a run can be repeated exactly
+    #[arg(long, value_name = "N", requires = "sample_every")]
+    pub sample_seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// What the tracked side is told: `RATE` or `RATE:SEED`; None without sampling.
+    pub fn spec(&self) -> Option<String> {
+        let rate = self.sample_every?;
+        Some(match self.sample_seed {
+            Some(seed) => format!("{rate}:{seed}"),
+            None => rate.to_string(),
+        })
+    }
+}
+
+/// A positive number of bytes, with an optional K, M or G suffix (powers of 1024; `KiB`,
+/// `KB` and a trailing `B` are accepted too).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, suffix) = t.split_at(digits);
+    let unit: u64 = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a number of bytes (like 524288 or 512K)"
+            ))
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of bytes (like 524288 or 512K)"))?;
+    match n.checked_mul(unit) {
+        Some(0) => Err("the sampling rate must be at least 1 byte".to_string()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{text}' is too large")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(parse_bytes("524288"), Ok(524_288));
+        assert_eq!(parse_bytes("512K"), Ok(524_288));
+        assert_eq!(parse_bytes("512KiB"), Ok(524_288));
+        assert_eq!(parse_bytes("1m"), Ok(1 << 20));
+        assert_eq!(parse_bytes("2GB"), Ok(2 << 30));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("-5").is_err());
+        assert!(parse_bytes("12X").is_err());
+        assert!(parse_bytes("K").is_err());
+        assert!(parse_bytes("99999999999999999999G").is_err());
+    }
 }

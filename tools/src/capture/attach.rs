@@ -106,6 +106,8 @@ pub fn attach(args: AttachArgs) -> Result<()> {
         "follow_fork": args.follow_fork,
         "trace_python_allocators": args.trace_python_allocators,
         "duration": args.duration,
+        "sample_every": args.sampling.sample_every,
+        "sample_seed": args.sampling.sample_seed,
         "port": serde_json::Value::Null,
         "method": args.method.name(),
         "verbose": args.verbose,

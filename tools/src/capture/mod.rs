@@ -133,6 +133,9 @@ fn run(args: RunArgs) -> Result<()> {
         .arg(mode)
         .args(&args.target)
         .env("MEMRAY_COMMAND_LINE", command_line.join(" "));
+    if let Some(sampling) = args.sampling.spec() {
+        cmd.env("MEMRAY_RS_SAMPLING", sampling);
+    }
     if let (true, Some(port)) = (args.live, live_port) {
         let code = tui::run_live(cmd, port)
             .with_context(|| format!("could not run {}", python.display()))?;

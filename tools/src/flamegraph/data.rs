@@ -13,6 +13,7 @@ use memray_analysis::snapshot::View;
 use memray_analysis::tree::{CallTree, TreeOptions};
 use memray_analysis::Analysis;
 
+use crate::common::estimate::Estimate;
 use crate::common::human::datetime_str;
 use crate::common::interner::Interner;
 use crate::common::view::view_name;
@@ -57,6 +58,9 @@ pub struct Meta {
     /// have a `base_own` column: each box's own bytes before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<serde_json::Value>,
+    /// A sampled capture: the page says its figures are estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Estimate>,
 }
 
 /// One process of a capture set, as the page shows it.
@@ -220,6 +224,7 @@ pub fn build(
             threads,
             processes: page_processes(a),
             diff: None,
+            sampling: Estimate::of(h, a.peak_memory),
         },
         strings: interner.into_strings(),
         nodes: nodes_json,

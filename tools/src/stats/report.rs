@@ -6,6 +6,7 @@ use serde::Serialize;
 use memray_analysis::stats::{self, Stats};
 use memray_analysis::{Analysis, ReplayOptions};
 
+use crate::common::estimate::Estimate;
 use crate::common::human::{datetime_str, size_fmt};
 use crate::common::terminal::for_terminal;
 
@@ -87,6 +88,10 @@ pub struct JsonMetadata {
     /// A capture set: its processes, in order of start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<JsonProcess>,
+    /// A sampled capture: its rate and the peak's expected relative error (the byte figures
+    /// are estimates).
+    #[serde(flatten)]
+    pub sampling: Option<Estimate>,
 }
 
 #[derive(Serialize)]
@@ -174,6 +179,7 @@ pub fn metadata(a: &Analysis) -> JsonMetadata {
                 complete: p.complete,
             })
             .collect(),
+        sampling: Estimate::of(h, a.peak_memory),
     }
 }
 
@@ -293,6 +299,9 @@ pub fn render_text(a: &Analysis, s: &Stats, n: usize, bold: bool) -> String {
             out.push('\n');
         }
     };
+    if let Some(e) = Estimate::of(&a.header, a.peak_memory) {
+        section("🎲 Sampled capture:".into(), vec![e.line()]);
+    }
     section(
         "📏 Total allocations:".into(),
         vec![s.total_num_allocations.to_string()],

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use memray_analysis::functions::by_function;
 
 use crate::common::cli;
+use crate::common::estimate::Estimate;
 use crate::common::output::print_heading;
 use crate::common::output::stdout_is_terminal;
 use crate::common::view::load_sections;
@@ -26,6 +27,9 @@ pub fn main(args: Args) -> ExitCode {
         for (heading, a, groups) in load_sections(&args.results, &args.view, true, args.by_process)?
         {
             print_heading(heading.as_deref(), tty);
+            if let Some(e) = Estimate::of(&a.header, a.peak_memory) {
+                println!("{}", e.line());
+            }
             // Like Memray: groups in order until 95% of the view's memory is covered.
             let rows = by_function(&a, &groups, 0.95);
             let table = report::render(

@@ -1,6 +1,7 @@
 //! The JSON document of a `memray table` page: one row per allocation location of a view
 //! (thread, size, allocator, allocation count, location), as Memray's table adds them up.
 
+use crate::common::estimate::Estimate;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -22,6 +23,9 @@ pub struct Document {
     pub title: String,
     pub command_line: String,
     pub rows: Vec<Row>,
+    /// A sampled capture: the page says its figures are estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Estimate>,
 }
 
 /// Memray's thread label: `0x1 (name)`, `0x1`, or `merged thread`.
@@ -68,6 +72,7 @@ pub fn build(a: &Analysis, groups: &[Aggregate], merged: bool, title: String) ->
     Document {
         title,
         command_line: a.header.command_line.clone(),
+        sampling: Estimate::of(&a.header, a.peak_memory),
         rows,
     }
 }

@@ -7,6 +7,7 @@ pub mod report;
 use std::process::ExitCode;
 
 use crate::common::cli;
+use crate::common::estimate::Estimate;
 use crate::common::output::print_heading;
 use crate::common::output::stdout_is_terminal;
 use crate::common::view::load_sections;
@@ -19,6 +20,9 @@ pub fn main(args: Args) -> ExitCode {
         for (heading, a, groups) in load_sections(&args.results, &args.view, true, args.by_process)?
         {
             print_heading(heading.as_deref(), tty);
+            if let Some(e) = Estimate::of(&a.header, a.peak_memory) {
+                println!("{}", e.line());
+            }
             print!("{}", report::render(&a, &groups, args.biggest_allocs, tty));
         }
         Ok(())

@@ -47,6 +47,7 @@ pub fn base_header() -> Header {
         site_packages: vec![],
         sys_path: vec!["/proj".into()],
         parent_pid: 0,
+        sample_every: 0,
     }
 }
 

@@ -146,6 +146,8 @@ def _memray_attach(P):
                 socket=socket,
                 socket_timeout=P["timeout"],
                 aggregate=P["aggregate"],
+                sampling=((P["sample_every"], P.get("sample_seed"))
+                          if P.get("sample_every") else None),
             )
         except BaseException:
             if timer is not None:

@@ -9,7 +9,8 @@ FLAGS is ``-`` or letters: f (--force), q (--quiet), n (--native), t
 client instead of writing a file), r (--live-remote: say how to connect first); OUTPUT is the
 output file or empty for the default name, and with l the port to serve on (loopback only);
 MODE is ``file``, ``module`` or ``code``. The memray command
-line as typed comes in the environment variable MEMRAY_COMMAND_LINE. (Kept to plain argv so
+line as typed comes in the environment variable MEMRAY_COMMAND_LINE, and ``--sample-every``
+(with ``--sample-seed``) in MEMRAY_RS_SAMPLING as ``RATE`` or ``RATE:SEED``. (Kept to plain argv so
 starting the program imports as little as possible.)"""
 
 import os
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
         target: str
         args: List[str]
         argv: List[str]
+        sample_every: Optional[int]
+        sample_seed: Optional[int]
 
 
 _ONLY_AST = 0x400  # ast.PyCF_ONLY_AST, without importing ast
@@ -139,6 +142,7 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
             trace_python_allocators=spec["trace_python_allocators"],
             aggregate=spec["aggregate"],
             compress=not spec["no_compress"],
+            sampling=(spec["sample_every"], spec["sample_seed"]),
         )
     try:
         tracker = Tracker(
@@ -147,6 +151,8 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
             trace_python_allocators=spec["trace_python_allocators"],
             follow_fork=spec["follow_fork"],
             file_format=_file_format(spec),
+            sample_every=spec["sample_every"],
+            sample_seed=spec["sample_seed"],
         )
         tracker_cm = tracker.__enter__()
     except OSError as e:
@@ -204,6 +210,7 @@ def _run_tracker(spec: "_Spec", filename: "Optional[str]", port: "Optional[int]"
 def _parse(argv: "List[str]") -> "_Spec":
     flags, output, mode, target, *args = argv
     command_line = os.environ.pop("MEMRAY_COMMAND_LINE", "memray run")
+    rate, _, seed = os.environ.pop("MEMRAY_RS_SAMPLING", "").partition(":")
     return {
         "force": "f" in flags,
         "quiet": "q" in flags,
@@ -220,6 +227,8 @@ def _parse(argv: "List[str]") -> "_Spec":
         "target": target,
         "args": args,
         "argv": command_line.split(" "),
+        "sample_every": int(rate) if rate else None,
+        "sample_seed": int(seed) if seed else None,
     }
 
 

@@ -1,0 +1,84 @@
+//! What a sampled capture's sizes mean (FORMAT.md §6): an allocation of `s` bytes recorded
+//! with probability `p = 1 - exp(-s/R)` is written as `s / p` bytes, the bytes it stands for.
+//! The tracker computes that weight; the reports turn it back into the allocation's size (for
+//! size histograms) and give the expected error of an estimate.
+
+/// The bytes a recorded allocation of `size` stands for at `rate`: `size / p`, rounded.
+pub fn weight(size: u64, rate: u64) -> u64 {
+    if rate == 0 || size == 0 {
+        return size;
+    }
+    let s = size as f64;
+    let p = -(-s / rate as f64).exp_m1();
+    (s / p).round() as u64
+}
+
+/// The size of the allocation a recorded `weight` stands for (the inverse of [`weight`],
+/// within a byte or two: weights are rounded). A size below the rate is no weight (every
+/// weight is at least the rate): an `mmap`, recorded as it is.
+pub fn size_of(weight_bytes: u64, rate: u64) -> u64 {
+    if rate == 0 || weight_bytes < rate {
+        return weight_bytes;
+    }
+    // `weight` grows with the size, from `rate` (size 0) on: bisect.
+    let (mut lo, mut hi) = (0u64, weight_bytes);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if weight(mid, rate) < weight_bytes {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The expected relative error (one standard deviation) of an estimated total of `bytes` made
+/// of allocations much smaller than `rate`: `sqrt(rate / bytes)`. Larger allocations are
+/// estimated better, so this is an upper bound. None for a capture that is not sampled.
+pub fn relative_error(bytes: u64, rate: u64) -> Option<f64> {
+    if rate == 0 {
+        return None;
+    }
+    Some(if bytes == 0 {
+        1.0
+    } else {
+        (rate as f64 / bytes as f64).sqrt().min(1.0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_size_over_probability() {
+        assert_eq!(weight(100, 0), 100);
+        assert_eq!(weight(0, 512), 0);
+        // Much larger than the rate: sampled almost surely, stands for itself.
+        assert_eq!(weight(100 << 20, 512 << 10), 100 << 20);
+        // Small: about the rate plus half the size.
+        let w = weight(16, 524_288);
+        assert!((524_295..=524_297).contains(&w), "{w}");
+        // Equal to the rate: s / (1 - 1/e).
+        assert_eq!(weight(1000, 1000), 1582);
+    }
+
+    #[test]
+    fn sizes_come_back_from_weights() {
+        let rate = 524_288;
+        for size in [1, 8, 100, 4096, 100_000, 524_288, 3 << 20] {
+            let back = size_of(weight(size, rate), rate);
+            assert!(back.abs_diff(size) <= 2, "{size} -> {back}");
+        }
+        assert_eq!(size_of(12345, 0), 12345);
+        assert_eq!(size_of(4096, rate), 4096);
+    }
+
+    #[test]
+    fn the_error_shrinks_with_the_estimate() {
+        assert_eq!(relative_error(100, 0), None);
+        assert_eq!(relative_error(400 << 10, 4 << 10), Some(0.1));
+        assert_eq!(relative_error(0, 4), Some(1.0));
+    }
+}
