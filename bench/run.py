@@ -9,12 +9,15 @@
   times scale with the events and with RAYON_NUM_THREADS=1 vs 2.
 - Native stacks: report times on captures with 100,000 distinct native stacks
   (bench/native_stacks.py under --native), which every report must symbolize and merge.
+- Sampling (--sample-every 512K): overhead against bare and against the full capture, in the
+  default and trace-python-allocators modes, capture sizes, and the accuracy of the estimates
+  against full captures (bench/sampling_accuracy.py), at 512 KiB and 16 KiB.
 
 Writes a Markdown report to stdout and, when every section ran, to results/latest.md
 (--sections picks some: `make bench BENCH_ARGS="--sections reports"`); the overhead section
 alone goes to results/overhead-python<version>.md, for the interpreter the benchmark ran on
 (`make bench PYTHON=/path/to/python3.12 BENCH_ARGS="--sections overhead --modes default
-trace-python-allocators"`).
+trace-python-allocators"`), the sampling section alone to results/sampling-python<version>.md.
 """
 
 import argparse
@@ -45,7 +48,11 @@ WORKLOAD_ARGS = {"bigtrace.py": ["1m"]}
 # Report-speed captures: (label, bigtrace.py iterations), about 9.5 events per iteration under
 # --trace-python-allocators.
 REPORT_CAPTURES = [("10M", 1_053_000), ("100M", 10_530_000)]
-SECTIONS = ("overhead", "reports", "native")
+SECTIONS = ("overhead", "reports", "native", "sampling")
+# The sampling section: the rate its overhead and accuracy are measured at (the rate the README
+# recommends), and a finer one at which more workloads have a peak of 200 times the rate.
+SAMPLE_EVERY = 512 * 1024
+FINE_SAMPLE_EVERY = 16 * 1024
 
 
 def report_commands(mm, o, cm, co, w, co2=None):
@@ -231,6 +238,75 @@ class Bench:
             self.out(f"| **geometric mean** | | | | **{geomean(ratios_m):.2f}** | **{geomean(ratios_o):.2f}** | | | | |")
             self.out()
 
+    def sampling(self):
+        """Overhead of --sample-every at SAMPLE_EVERY next to the full capture, same run, then
+        the accuracy of its estimates."""
+        sys.path.insert(0, str(HERE))
+        import sampling_accuracy
+
+        workloads = sorted(p.name for p in WORKLOADS.glob("*.py"))
+        if self.only:
+            workloads = [w for w in workloads if w in self.only]
+        rate = ["--sample-every", str(SAMPLE_EVERY), "--sample-seed", "1"]
+        for mode in ("default", "trace-python-allocators"):
+            flags = MODES[mode]
+            self.out(f"### Sampling overhead: {mode} mode, --sample-every {SAMPLE_EVERY}")
+            self.out()
+            self.out("| workload | bare (s) | full (s) | sampled (s) | full ratio | sampled ratio "
+                     "| full capture | sampled capture | smaller |")
+            self.out("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            all_r, long_r, full_all, smaller = [], [], [], []
+            for w in workloads:
+                script = str(WORKLOADS / w)
+                args = WORKLOAD_ARGS.get(w, [])
+                out_f = self.workdir / f"full-{w}.bin"
+                out_s = self.workdir / f"sampled-{w}.bin"
+                cmds = {
+                    "bare": [self.ours_py, script, *args],
+                    "full": [self.ours_memray, "run", "-q", "-f", *flags, "-o", out_f, script,
+                             *args],
+                    "sampled": [self.ours_memray, "run", "-q", "-f", *flags, *rate, "-o", out_s,
+                                script, *args],
+                }
+                times = {k: [] for k in cmds}
+                for rnd in range(self.rounds + 1):
+                    for kind, cmd in cmds.items():
+                        wall, _ = run_measured(cmd, cwd=self.workdir)
+                        if rnd > 0:
+                            times[kind].append(wall)
+                t = {k: statistics.median(v) for k, v in times.items()}
+                rf = statistics.median(f / b for f, b in zip(times["full"], times["bare"]))
+                rs = statistics.median(s / b for s, b in zip(times["sampled"], times["bare"]))
+                sf, ss = out_f.stat().st_size, out_s.stat().st_size
+                all_r.append(rs)
+                full_all.append(rf)
+                smaller.append(sf / ss)
+                if t["bare"] >= 1.0:
+                    long_r.append(rs)
+                self.out(f"| {w} | {t['bare']:.3f} | {t['full']:.3f} | {t['sampled']:.3f} | "
+                         f"{rf:.2f} | {rs:.2f} | {fmt_bytes(sf)} | {fmt_bytes(ss)} | "
+                         f"{sf / ss:.0f}× |")
+                print(f"  measured {w} [sampling, {mode}]", file=sys.stderr, flush=True)
+            self.out(f"| **geometric mean** | | | | **{geomean(full_all):.2f}** | "
+                     f"**{geomean(all_r):.2f}** | | | **{geomean(smaller):.0f}×** |")
+            self.out(f"| **geometric mean, workloads of 1 s or more bare** | | | | | "
+                     f"**{geomean(long_r):.2f}** | | | |")
+            self.out()
+        for mode, r in (("default", SAMPLE_EVERY), ("trace-python-allocators", SAMPLE_EVERY),
+                        ("default", FINE_SAMPLE_EVERY),
+                        ("trace-python-allocators", FINE_SAMPLE_EVERY)):
+            rows = []
+            for w in workloads:
+                rows.append(sampling_accuracy.compare(
+                    self.ours_memray, WORKLOADS / w, r, 1, MODES[mode],
+                    WORKLOAD_ARGS.get(w, []), workdir=self.workdir))
+                print(f"  accuracy {w} [{mode}, {r}]", file=sys.stderr, flush=True)
+            self.out(f"### Sampling accuracy: {mode} mode, --sample-every {r} --sample-seed 1, "
+                     "against a full capture")
+            self.out()
+            self.out(sampling_accuracy.markdown(rows))
+            self.out()
+
     def report_speed(self):
         """Every report on captures of bigtrace.py with about 10 and 100 million events (allocation
         and deallocation records), ours vs Memray's on its own capture of the same run; then how
@@ -377,6 +453,8 @@ def main():
         b.report_speed()
     if "native" in sections:
         b.report_native()
+    if "sampling" in sections:
+        b.sampling()
     shutil.rmtree(workdir, ignore_errors=True)
     (HERE / "results").mkdir(exist_ok=True)
     if sections == set(SECTIONS) and args.modes == list(MODES):
@@ -384,6 +462,9 @@ def main():
     elif sections == {"overhead"}:
         # The overhead tables of one interpreter version (make bench PYTHON=... BENCH_ARGS=...).
         name = f"overhead-python{platform.python_version()}.md"
+        (HERE / "results" / name).write_text("\n".join(b.lines) + "\n")
+    elif sections == {"sampling"}:
+        name = f"sampling-python{platform.python_version()}.md"
         (HERE / "results" / name).write_text("\n".join(b.lines) + "\n")
 
 

@@ -72,6 +72,7 @@ def compare(memray, program, rate, seed=1, extra=(), args=(), workdir=None, top=
         "top_full": full["top"],
         "top_sampled": sampled["top"],
         "same_top": set(full["top"]) == set(sampled["top"]),
+        "top_shared": len(set(full["top"]) & set(sampled["top"])),
         "peak_over_rate": full["peak"] / rate,
         "size_full": full["size"],
         "size_sampled": sampled["size"],
@@ -82,7 +83,7 @@ def compare(memray, program, rate, seed=1, extra=(), args=(), workdir=None, top=
 
 def markdown(rows):
     out = ["| program | peak/rate | peak full | peak sampled | peak error | leaked full | "
-           "leaked sampled | leaked error | top-10 at peak same | capture full | capture "
+           "leaked sampled | leaked error | top-10 at peak shared | capture full | capture "
            "sampled | smaller |",
            "|---|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for r in rows:
@@ -90,7 +91,7 @@ def markdown(rows):
             f"| {r['program']} | {r['peak_over_rate']:.0f} | {r['peak_full']:,} | "
             f"{r['peak_sampled']:,} | {100 * r['peak_error']:.2f}% | {r['leaked_full']:,} | "
             f"{r['leaked_sampled']:,} | {100 * r['leaked_error']:.2f}% | "
-            f"{'yes' if r['same_top'] else 'no'} | {r['size_full']:,} B | "
+            f"{r['top_shared']}/{len(r['top_full'])} | {r['size_full']:,} B | "
             f"{r['size_sampled']:,} B | {r['smaller']:.0f}× |")
     return "\n".join(out)
 

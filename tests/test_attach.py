@@ -469,3 +469,17 @@ def test_an_idle_target_times_out_and_is_left_unharmed(tmp_path):
     one_error_line(result, "reached no point where memray can get in within 2 s")
     stdout, stderr = proc.communicate(timeout=30)
     assert (proc.returncode, stdout, stderr) == (0, "idle done\n", "")
+
+
+def test_attach_with_sampling(tmp_path):
+    """`memray attach --sample-every`: the capture is sampled at that rate (each 100,001-byte
+    block, far above the rate, is recorded with probability 1 - exp(-100001/1024), standing
+    for itself)."""
+    proc, prog = start_target(tmp_path, seconds=4)
+    out = tmp_path / "sampled.bin"
+    memray_cmd("attach", "--duration", "2", "--sample-every", "1K", "--sample-seed", "5",
+               "-o", out, proc.pid)
+    finish(proc)
+    assert memray.FileReader(out).metadata.sample_every == 1024
+    sizes = records_at(out, prog)[("grow", 8)]
+    assert set(sizes) == {100_001} and 5 <= len(sizes) <= 41, sizes

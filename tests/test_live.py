@@ -613,3 +613,39 @@ def test_ctrl_c_interrupts_a_program_waiting_for_its_client(tmp_path):
     _, err = proc.communicate(timeout=10)
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in err
+
+
+def test_live_remote_with_sampling(tmp_path):
+    """`--sample-every` over a live stream: the block far above the rate is recorded (standing
+    for itself, 250,001 bytes), and the many small ones mostly are not."""
+    script = write(tmp_path / "sampled.py", """
+        import time
+        def hold():
+            return bytearray(250_000)
+        kept = hold()
+        small = [bytearray(600) for _ in range(2000)]
+        time.sleep(1.5)
+    """)
+    port = free_port()
+    proc = subprocess.Popen(
+        [program("memray"), "run", "-q", "--live-remote", "-p", str(port), "--sample-every",
+         "8K", "--sample-seed", "2", script.name],
+        cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    with reaped(proc):
+        wait_listening(proc.pid)
+        with memray.SocketReader(port) as reader:
+            deadline = time.monotonic() + 20
+            while reader.is_active and time.monotonic() < deadline:
+                time.sleep(0.05)
+            records = list(reader.get_current_snapshot(merge_threads=True))
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    held = [r for r in records if r.stack_trace() and r.stack_trace()[0][0] == "hold"]
+    assert sum(r.size for r in held) == 250_001, [(r.size, r.stack_trace()) for r in records]
+    # 2000 blocks of 601 bytes at one in 8 KiB: about 140 recorded (each standing for ~8.5 KB).
+    small = sum(r.n_allocations for r in records
+                if r.stack_trace() and r.stack_trace()[0][0] == "<listcomp>"
+                or r.stack_trace() and r.stack_trace()[0][1].endswith("sampled.py")
+                and r.stack_trace()[0][0] == "<module>")
+    assert 0 < small < 400, small

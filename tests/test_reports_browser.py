@@ -705,3 +705,24 @@ def test_hostile_names_show_as_text_in_the_table(browser, hostile, capsys):
     screenshot(browser, "table-hostile", capsys)
     no_injected_markup(browser)
     assert console_errors(browser) == []
+
+
+def test_a_sampled_capture_says_its_figures_are_estimates(browser, app, tmp_path):
+    """A sampled capture's flame graph and table say, under their title, that they estimate,
+    with the rate and the peak's expected error; a full capture's pages say nothing of it."""
+    d = app["dir"]
+    assert_ok(memray_run(["-q", "-f", "--sample-every", "4K", "--sample-seed", "1", "-o",
+                          "sampled.bin", "prog.py", "phase2-sampled.txt"], cwd=d))
+    for tool in ("flamegraph", "table"):
+        page = report(tool, d / "sampled.bin", tmp_path / f"{tool}.html")
+        open_page(browser, page)
+        note = js(browser, """(function () { const n = document.getElementById("sampling");
+            return [n.hidden, n.getBoundingClientRect().height, n.textContent]; })()""")
+        assert note[0] is False and note[1] > 0, note
+        assert "Estimates from a sampled capture" in note[2] and "±" in note[2], note
+        open_page(browser, app["pages"][tool])
+        assert js(browser, 'document.getElementById("sampling").hidden') is True
+    open_page(browser, tmp_path / "flamegraph.html")
+    rows = js(browser, """Array.from(document.querySelectorAll("#stats-table tr"))
+        .map(r => r.cells[0].textContent)""")
+    assert "Sampled" in rows and "Expected error of the peak" in rows, rows

@@ -31,6 +31,8 @@ complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "attac
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "detach" -d 'End the tracking started by a previous ``memray attach`` call'
 complete -c memray-capture -n "__fish_memray_capture_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s p -l live-port -d 'Port to use when starting live tracking (default: random free port)' -r
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l sample-every -d 'Record a sample of the allocations instead of every one: on average one allocated byte in BYTES (byte-based Poisson sampling; suffixes K, M, G are powers of 1024; 512K is a good start). Reports scale the sampled bytes into estimates and say so' -r
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -l sample-seed -d 'Seed for --sample-every\'s random choices, so that a run can be repeated exactly' -r
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s o -l output -d 'Output file name (default: <process_name>.<pid>.bin)' -r -F
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand run" -s q -l quiet -d 'Don\'t show any tracking-specific output while running'
@@ -51,6 +53,8 @@ complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l
 gdb\t''
 lldb\t''"
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l duration -d 'Duration to track for (in seconds) before detaching' -r
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l sample-every -d 'Record a sample of the allocations instead of every one: on average one allocated byte in BYTES (byte-based Poisson sampling; suffixes K, M, G are powers of 1024; 512K is a good start). Reports scale the sampled bytes into estimates and say so' -r
+complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l sample-seed -d 'Seed for --sample-every\'s random choices, so that a run can be repeated exactly' -r
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
 complete -c memray-capture -n "__fish_memray_capture_using_subcommand attach" -l native -d 'Track native (C/C++) stack frames as well'

@@ -39,6 +39,8 @@ complete -c memray -n "__fish_memray_needs_command" -a "table" -d 'Generate an H
 complete -c memray -n "__fish_memray_needs_command" -a "transform" -d 'Generate reports files in different formats'
 complete -c memray -n "__fish_memray_needs_command" -a "tree" -d 'Generate a tree view in the terminal for peak memory usage'
 complete -c memray -n "__fish_memray_using_subcommand run" -s p -l live-port -d 'Port to use when starting live tracking (default: random free port)' -r
+complete -c memray -n "__fish_memray_using_subcommand run" -l sample-every -d 'Record a sample of the allocations instead of every one: on average one allocated byte in BYTES (byte-based Poisson sampling; suffixes K, M, G are powers of 1024; 512K is a good start). Reports scale the sampled bytes into estimates and say so' -r
+complete -c memray -n "__fish_memray_using_subcommand run" -l sample-seed -d 'Seed for --sample-every\'s random choices, so that a run can be repeated exactly' -r
 complete -c memray -n "__fish_memray_using_subcommand run" -s o -l output -d 'Output file name (default: <process_name>.<pid>.bin)' -r -F
 complete -c memray -n "__fish_memray_using_subcommand run" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray -n "__fish_memray_using_subcommand run" -s q -l quiet -d 'Don\'t show any tracking-specific output while running'
@@ -59,6 +61,8 @@ complete -c memray -n "__fish_memray_using_subcommand attach" -l method -d 'Meth
 gdb\t''
 lldb\t''"
 complete -c memray -n "__fish_memray_using_subcommand attach" -l duration -d 'Duration to track for (in seconds) before detaching' -r
+complete -c memray -n "__fish_memray_using_subcommand attach" -l sample-every -d 'Record a sample of the allocations instead of every one: on average one allocated byte in BYTES (byte-based Poisson sampling; suffixes K, M, G are powers of 1024; 512K is a good start). Reports scale the sampled bytes into estimates and say so' -r
+complete -c memray -n "__fish_memray_using_subcommand attach" -l sample-seed -d 'Seed for --sample-every\'s random choices, so that a run can be repeated exactly' -r
 complete -c memray -n "__fish_memray_using_subcommand attach" -s f -l force -d 'If the output file already exists, overwrite it'
 complete -c memray -n "__fish_memray_using_subcommand attach" -l aggregate -d 'Write aggregated stats to the output file instead of all allocations'
 complete -c memray -n "__fish_memray_using_subcommand attach" -l native -d 'Track native (C/C++) stack frames as well'

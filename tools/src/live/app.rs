@@ -62,6 +62,8 @@ pub struct App {
     pub elapsed_ms: u64,
     pub heap: u64,
     pub peak: u64,
+    /// A sampled capture's rate (`--sample-every`): the heap and the table are estimates.
+    pub sample_every: u64,
     /// Highest heap of each recent second, oldest first.
     pub history: Vec<u64>,
     /// The heap when the table's snapshot was taken (the base of its percentages).
@@ -93,6 +95,7 @@ impl App {
             elapsed_ms: 0,
             heap: 0,
             peak: 0,
+            sample_every: 0,
             history: Vec::new(),
             table_heap: 0,
             groups: Vec::new(),

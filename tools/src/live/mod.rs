@@ -132,6 +132,7 @@ pub fn run(live: &Live, mut opts: Options<'_>) -> Result<()> {
         live.header.pid,
         display_command_line(&live.header.command_line),
     );
+    app.sample_every = live.header.sample_every;
     let mut screen = Screen::enter()?;
     let mut next_tick = Instant::now();
     let mut dirty = true;

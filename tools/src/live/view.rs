@@ -183,6 +183,14 @@ fn draw_header(f: &mut Frame<'_>, app: &App, area: Rect) {
             Span::raw("  "),
             bold("Peak: "),
             Span::raw(size_fmt(app.peak)),
+            Span::raw(if app.sample_every > 0 {
+                format!(
+                    "  (estimates: sampled every {})",
+                    size_fmt(app.sample_every)
+                )
+            } else {
+                String::new()
+            }),
         ]),
         Line::from(status_spans(app)),
     ];
