@@ -85,6 +85,21 @@ def by_function(c, records):
     return out
 
 
+def count_sd(size, n, rate=RATE):
+    """One standard deviation of the estimated number of n allocations of `size` bytes."""
+    p = -math.expm1(-size / rate)
+    return math.sqrt(n * (1 - p) / p)
+
+
+def counts_by_function(c, records):
+    out = {}
+    for r in records:
+        leaf = c.leaf(r)
+        if leaf is not None:
+            out[leaf[0]] = out.get(leaf[0], 0) + r.n_allocations
+    return out
+
+
 def close(estimate, exact, sigma, k=4):
     return abs(estimate - exact) <= k * sigma, f"{estimate:,} vs {exact:,} (sd {sigma:,.0f})"
 
@@ -114,6 +129,16 @@ def test_the_estimates_match_the_exact_sizes(full, sampled, prog):
     allocated = by_function(sampled, sampled.allocs)
     ok, why = close(allocated["temporary"], TEMPORARY, sd(1000, 50_000))
     assert ok, why
+    # Counts are estimated too: each recorded allocation stands for 1/p of them.
+    ok, why = close(counts_by_function(sampled, sampled.peak)["leak_small"], 6000,
+                    count_sd(4096, 6000))
+    assert ok, why
+    ok, why = close(counts_by_function(sampled, sampled.allocs)["temporary"], 50_000,
+                    count_sd(1000, 50_000))
+    assert ok, why
+    full_doc = json.loads(assert_ok(run([program("memray-stats"), "--json", full.path])).stdout)
+    doc = json.loads(assert_ok(run([program("memray-stats"), "--json", sampled.path])).stdout)
+    assert abs(doc["total_num_allocations"] / full_doc["total_num_allocations"] - 1) < 0.05
     # Lines are exact: a sampled allocation keeps its whole stack.
     lines = marks(prog)
     assert {sampled.leaf(r)[2] for r in sampled.at(sampled.allocs, "leak_small")} == {
@@ -187,8 +212,11 @@ def test_the_size_histogram_shows_the_sizes_allocated(sampled):
     doc = json.loads(assert_ok(run([program("memray-stats"), "--json", sampled.path])).stdout)
     bins = doc["allocation_size_histogram"]
     # The recorded weights are all at least the rate; the histogram turns them back into the
-    # sizes allocated, so its smallest bin starts near 1000 bytes (temporary's).
+    # sizes allocated, so its smallest bin starts near 1000 bytes (temporary's), and counts
+    # the allocations they stand for: about 50,000 of about 1000 bytes.
     assert bins and bins[0]["min_bytes"] <= 1001, bins[:2]
+    near_1000 = sum(b["count"] for b in bins if b["min_bytes"] <= 1002 and b["max_bytes"] >= 998)
+    assert abs(near_1000 / 50_000 - 1) < 0.05, bins
 
 
 def test_the_python_api(tmp_path):
@@ -258,3 +286,31 @@ def test_follow_children_samples_every_process(tmp_path):
     child = [d for d in doc if d["metadata"]["pid"] != doc[0]["metadata"]["pid"]]
     assert any(abs(d["metadata"]["peak_memory"] / 20_000_000 - 1) < 0.1 for d in child), [
         d["metadata"]["peak_memory"] for d in doc]
+
+
+def test_each_thread_samples_on_its_own(tmp_path):
+    """Four threads, each its own countdown: every thread's function is estimated within a few
+    standard deviations of its exact bytes, and a seeded run repeats each thread's choices."""
+    prog = write(tmp_path / "threads.py", """
+        import ctypes, threading
+        malloc = ctypes.pythonapi.PyMem_RawMalloc
+        malloc.restype = ctypes.c_void_p
+        malloc.argtypes = [ctypes.c_size_t]
+        KEPT = []
+        def worker(size):
+            for _ in range(20_000_000 // size):
+                KEPT.append(malloc(size))  # @worker
+        threads = [threading.Thread(target=worker, args=(s,)) for s in (2000, 3000, 5000, 8000)]
+        for t in threads:
+            t.start()
+            t.join()
+    """)
+    c = Capture(capture(prog, "threads"))
+    per_thread = {}
+    for r in c.at(c.leaks, "worker"):
+        per_thread[r.tid] = per_thread.get(r.tid, 0) + r.size
+    assert len(per_thread) == 4, per_thread
+    for (tid, bytes_), size in zip(sorted(per_thread.items()), (2000, 3000, 5000, 8000)):
+        n = 20_000_000 // size
+        ok, why = close(bytes_, n * size, sd(size, n))
+        assert ok, (tid, why)

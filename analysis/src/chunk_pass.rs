@@ -33,6 +33,14 @@ use memray_format::records::{AllocatorType, Event, MemorySample};
 /// What makes the chunk observers of a pass, with the index of the observer each one is for.
 pub(super) type ChunkObservers<'a> = &'a [(usize, NewChunkObserver)];
 
+/// What every chunk's pass starts from: its observers, and the capture's sampling rate (each
+/// allocation of a sampled capture counts as the allocations it stands for).
+#[derive(Clone, Copy)]
+pub(super) struct PassSetup<'a> {
+    pub observers: ChunkObservers<'a>,
+    pub sample_every: u64,
+}
+
 /// One thing the merge does, in event order.
 #[derive(Debug, Clone)]
 pub(super) enum Step {
@@ -128,6 +136,8 @@ struct Pass {
     untold_locs: Box<[u32; BATCH]>,
     n_untold: usize,
     untold_releases: Vec<(u32, Release)>,
+    /// A sampled capture's rate: each allocation counts as the allocations it stands for.
+    sample_every: u64,
 }
 
 /// Events the chunk observers are told at a time.
@@ -216,15 +226,22 @@ impl Pass {
         self.gen = self.gen.wrapping_add(1).max(1);
     }
 
+    /// How many allocations a block of `size` recorded bytes stands for (1 unless sampled).
+    #[inline(always)]
+    fn count_of(&self, size: u64) -> u64 {
+        memray_format::sampling::count_weight(size, self.sample_every)
+    }
+
     #[inline(always)]
     fn release(&mut self, size: u64, loc: u32, born: u32) {
         self.heap = self.heap.wrapping_sub(size);
-        self.change(loc, size.wrapping_neg(), u64::MAX);
+        let count = self.count_of(size);
+        self.change(loc, size.wrapping_neg(), count.wrapping_neg());
         if !self.observers.is_empty() {
             let r = Release {
                 loc,
                 bytes: size,
-                count: 1,
+                count,
                 allocated_in: born,
                 freed_in: self.interval,
             };
@@ -285,12 +302,13 @@ impl Pass {
             }
             _ => {
                 let loc = loc.unwrap_or_default();
-                self.out.n_allocations = self.out.n_allocations.saturating_add(1);
+                let count = self.count_of(e.size);
+                self.out.n_allocations = self.out.n_allocations.saturating_add(count);
                 self.out.bytes_allocated = self.out.bytes_allocated.saturating_add(e.size);
                 self.out.alloc_sum += u128::from(e.size);
                 let t = &mut self.out.totals[loc as usize];
                 t.0 = t.0.saturating_add(e.size);
-                t.1 = t.1.saturating_add(1);
+                t.1 = t.1.saturating_add(count);
                 let block = (e.size, loc, self.interval);
                 // Addresses come back again and again: update in place when seen before.
                 match self.blocks.get_mut(&e.address) {
@@ -311,7 +329,7 @@ impl Pass {
                     }
                 }
                 self.heap = self.heap.wrapping_add(e.size);
-                self.change(loc, e.size, 1);
+                self.change(loc, e.size, count);
                 if !self.stretch_alloc || self.heap >= self.stretch_max {
                     self.stretch_alloc = true;
                     self.stretch_max = self.heap;
@@ -383,8 +401,12 @@ pub(super) fn run(
     h: &ChunkHeader,
     payload: &[u8],
     offset: u64,
-    observers: ChunkObservers<'_>,
+    setup: PassSetup<'_>,
 ) -> Result<Summary> {
+    let PassSetup {
+        observers,
+        sample_every,
+    } = setup;
     let mut pass = Pass {
         out: Summary {
             chunk: Chunk {
@@ -412,6 +434,7 @@ pub(super) fn run(
         untold_locs: Box::new([NO_LOCATION; BATCH]),
         n_untold: 0,
         untold_releases: Vec::new(),
+        sample_every,
     };
     let mut defs: Vec<Record> = Vec::new();
     decode_records(h, payload, offset, |r| {

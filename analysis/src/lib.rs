@@ -49,6 +49,7 @@ pub fn analyze_with_progress(
 pub fn analyze_sequential(capture: &mut Capture, opts: ReplayOptions) -> Result<Analysis> {
     let mut defs = Definitions::default();
     let mut replay = replay::Replay::new(opts);
+    replay.set_sample_every(capture.header().sample_every);
     let trailer = capture.for_each_chunk(|mut chunk| {
         defs.absorb(&mut chunk)?;
         replay.feed(&chunk);

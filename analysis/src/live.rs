@@ -67,10 +67,12 @@ fn now_ms() -> u64 {
 
 impl LiveData {
     fn new(header: Header) -> Self {
+        let mut replay = Replay::new(ReplayOptions::default());
+        replay.set_sample_every(header.sample_every);
         LiveData {
             header,
             defs: Definitions::default(),
-            replay: Replay::new(ReplayOptions::default()),
+            replay,
             history: VecDeque::new(),
             last_sample_ms: None,
             ended: false,

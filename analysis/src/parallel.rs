@@ -14,7 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
-use super::chunk_pass::{self, ChunkObservers, Summary};
+use super::chunk_pass::{self, PassSetup, Summary};
 use super::definitions::Definitions;
 use super::replay::{Replay, ReplayOptions};
 use memray_format::chunk::CHUNK_HEADER_LEN;
@@ -52,7 +52,12 @@ pub fn replay_capture(
         defs: Definitions::default(),
     };
     let observers = m.replay.chunk_observers();
-    let pass: ChunkObservers<'_> = &observers;
+    let sample_every = capture.header().sample_every;
+    m.replay.set_sample_every(sample_every);
+    let pass = PassSetup {
+        observers: &observers,
+        sample_every,
+    };
     let workers = rayon::current_num_threads().max(1);
     let trailer = match capture {
         Capture::File(file) => {
@@ -116,7 +121,7 @@ pub fn replay_capture(
 /// Replays one job's chunk on its own.
 fn replay_job(
     job: &Job,
-    pass: ChunkObservers<'_>,
+    pass: PassSetup<'_>,
     payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
     chunks: &[ChunkLoc],
 ) -> Result<Summary> {
@@ -140,7 +145,7 @@ fn replay_job(
 fn run(
     workers: usize,
     jobs: &mut dyn Iterator<Item = Result<Job>>,
-    pass: ChunkObservers<'_>,
+    pass: PassSetup<'_>,
     payload: &(dyn Fn(usize) -> Result<Vec<u8>> + Sync),
     chunks: &[ChunkLoc],
     mut merge: impl FnMut(Summary, Job) -> Result<()>,

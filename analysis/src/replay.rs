@@ -106,6 +106,8 @@ pub struct Replay {
     snapshots: Vec<Snapshot>,
     threads: Vec<u32>,
     observers: Vec<Box<dyn Observer>>,
+    /// A sampled capture's rate (0: every allocation counts as one).
+    sample_every: u64,
 }
 
 /// The results every report starts from.
@@ -153,6 +155,18 @@ impl Analysis {
 
 impl Replay {
     /// A replay with the observers `opts` asks for.
+    /// The capture is sampled at `rate` (its header's `sample_every`): each allocation counts
+    /// as the number of allocations it stands for (`memray_format::sampling::count_weight`).
+    pub fn set_sample_every(&mut self, rate: u64) {
+        self.sample_every = rate;
+    }
+
+    /// How many allocations a block of `size` recorded bytes stands for (1 unless sampled).
+    #[inline(always)]
+    fn count_of(&self, size: u64) -> u64 {
+        memray_format::sampling::count_weight(size, self.sample_every)
+    }
+
     pub fn new(opts: ReplayOptions) -> Self {
         Replay::with_observers(crate::observers::for_options(&opts))
     }
@@ -177,6 +191,7 @@ impl Replay {
             threads: Vec::new(),
             interval: 0,
             observers,
+            sample_every: 0,
         }
     }
 
@@ -377,7 +392,8 @@ impl Replay {
                 }
             }
             _ => {
-                self.n_allocations = self.n_allocations.saturating_add(1);
+                let count = self.count_of(e.size);
+                self.n_allocations = self.n_allocations.saturating_add(count);
                 self.bytes_allocated = self.bytes_allocated.saturating_add(e.size);
                 let idx = self.loc_index(e);
                 if tell {
@@ -398,13 +414,14 @@ impl Replay {
                     self.blocks.insert(e.address, (e.size, idx, self.interval))
                 {
                     // A block reused without a free we saw: the old one is gone.
-                    self.release(old, size, 1, born);
+                    let n = self.count_of(size);
+                    self.release(old, size, n, born);
                 }
                 let s = self.touch(idx);
                 s.total_bytes = s.total_bytes.saturating_add(e.size);
-                s.total_count = s.total_count.saturating_add(1);
+                s.total_count = s.total_count.saturating_add(count);
                 s.live_bytes = s.live_bytes.saturating_add(e.size);
-                s.live_count = s.live_count.saturating_add(1);
+                s.live_count = s.live_count.saturating_add(count);
                 self.heap = self.heap.saturating_add(e.size);
                 self.after_allocation(index);
             }
@@ -415,7 +432,8 @@ impl Replay {
     #[inline]
     fn free_block(&mut self, address: u64) {
         if let Some((size, idx, born)) = self.blocks.remove(&address) {
-            self.release(idx, size, 1, born);
+            let n = self.count_of(size);
+            self.release(idx, size, n, born);
         }
     }
 

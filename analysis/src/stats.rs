@@ -188,7 +188,8 @@ pub fn compute(a: &Analysis, n: usize) -> Stats {
 }
 
 /// The allocations' sizes, with their counts. A sampled capture records the bytes each
-/// allocation stands for; the histogram shows the sizes allocated, turned back from them.
+/// allocation stands for; the histogram shows the sizes allocated, turned back from them, each
+/// counted as the allocations it stands for.
 fn allocation_sizes(a: &Analysis) -> std::borrow::Cow<'_, FxHashMap<u64, u64>> {
     let rate = a.header.sample_every;
     if rate == 0 {
@@ -199,7 +200,8 @@ fn allocation_sizes(a: &Analysis) -> std::borrow::Cow<'_, FxHashMap<u64, u64>> {
         let c: &mut u64 = sizes
             .entry(memray_format::sampling::size_of(w, rate))
             .or_default();
-        *c = c.saturating_add(n);
+        let count = memray_format::sampling::count_weight(w, rate);
+        *c = c.saturating_add(n.saturating_mul(count));
     }
     std::borrow::Cow::Owned(sizes)
 }

@@ -262,6 +262,7 @@ impl CaptureReader {
         let path = self.path.clone();
         py.detach(move || {
             let mut c = open_capture(&path)?;
+            let rate = c.header().sample_every;
             let mut out = Vec::new();
             let mut names = NamesOverTime::default();
             c.for_each_chunk(|chunk| {
@@ -277,7 +278,12 @@ impl CaptureReader {
                         e.size,
                         e.allocator as u8,
                         e.stack,
-                        1,
+                        // A sampled allocation stands for 1/p allocations.
+                        if e.allocator.is_deallocator() {
+                            1
+                        } else {
+                            memray_format::sampling::count_weight(e.size, rate)
+                        },
                         e.native_stack,
                         0,
                         names.version(e.thread),

@@ -33,6 +33,42 @@ pub fn size_of(weight_bytes: u64, rate: u64) -> u64 {
     lo
 }
 
+/// The number of allocations a recorded allocation of `weight_bytes` stands for: `1 / p`,
+/// rounded (1 in a capture that is not sampled, and for a size below the rate, which is no
+/// weight: an `mmap`). The same for a block's allocation and its free, so live counts stay
+/// whole.
+#[inline]
+pub fn count_weight(weight_bytes: u64, rate: u64) -> u64 {
+    if rate == 0 || weight_bytes < rate {
+        return 1;
+    }
+    count_weight_sampled(weight_bytes as f64, rate as f64)
+}
+
+/// [`count_weight`] of a sampled capture: solves `s / (1 - exp(-s/R)) = w` for the size `s` by
+/// Newton's method from above (the left side is convex and increasing, and lies between
+/// `R + s/2` and `R + s`, so `s <= 2(w - R)`), then gives `w / s`.
+#[cold]
+fn count_weight_sampled(w: f64, r: f64) -> u64 {
+    let mut s = (2.0 * (w - r)).max(1.0);
+    for _ in 0..50 {
+        let x = s / r;
+        let q = -(-x).exp_m1(); // 1 - exp(-x)
+        let g = s / q - w;
+        let dg = (q - x * (-x).exp()) / (q * q);
+        if dg.is_nan() || dg <= 0.0 {
+            break;
+        }
+        let next = (s - g / dg).max(1.0);
+        if (s - next).abs() < 1e-6 * s {
+            s = next;
+            break;
+        }
+        s = next;
+    }
+    (w / s.max(1.0)).round().max(1.0) as u64
+}
+
 /// The expected relative error (one standard deviation) of an estimated total of `bytes` made
 /// of allocations much smaller than `rate`: `sqrt(rate / bytes)`. Larger allocations are
 /// estimated better, so this is an upper bound. None for a capture that is not sampled.
@@ -73,6 +109,25 @@ mod tests {
         }
         assert_eq!(size_of(12345, 0), 12345);
         assert_eq!(size_of(4096, rate), 4096);
+    }
+
+    #[test]
+    fn counts_are_one_over_the_probability() {
+        let rate = 524_288;
+        assert_eq!(count_weight(100, 0), 1);
+        assert_eq!(count_weight(4096, rate), 1); // below the rate: an mmap
+        assert_eq!(count_weight(weight(100 << 20, rate), rate), 1);
+        for size in [16u64, 100, 4096, 100_000, 524_288, 2 << 20] {
+            let p = -(-(size as f64) / rate as f64).exp_m1();
+            let expected = 1.0 / p;
+            let got = count_weight(weight(size, rate), rate) as f64;
+            // Weights are whole bytes, so a tiny size comes back within a byte.
+            let tolerance = expected / size as f64 + 1.0;
+            assert!(
+                (got - expected).abs() <= tolerance,
+                "{size}: {got} vs {expected}"
+            );
+        }
     }
 
     #[test]

@@ -17,11 +17,12 @@ pub struct AggregatingWriter {
 }
 
 impl AggregatingWriter {
-    pub(super) fn new(out: StreamingWriter) -> AggregatingWriter {
-        AggregatingWriter {
-            out,
-            sums: Replay::new(Default::default()),
-        }
+    /// `sample_every`: a sampled capture's rate, so that each location's counts are the
+    /// allocations its sampled ones stand for.
+    pub(super) fn new(out: StreamingWriter, sample_every: u64) -> AggregatingWriter {
+        let mut sums = Replay::new(Default::default());
+        sums.set_sample_every(sample_every);
+        AggregatingWriter { out, sums }
     }
 
     #[inline]

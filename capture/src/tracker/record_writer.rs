@@ -38,7 +38,7 @@ impl RecordWriter {
     ) -> io::Result<RecordWriter> {
         let out = StreamingWriter::create(sink, header, compress, path)?;
         Ok(if aggregate {
-            RecordWriter::Aggregating(AggregatingWriter::new(out))
+            RecordWriter::Aggregating(AggregatingWriter::new(out, header.sample_every))
         } else {
             RecordWriter::Streaming(out)
         })

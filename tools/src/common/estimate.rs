@@ -30,8 +30,8 @@ impl Estimate {
     pub fn line(&self) -> String {
         format!(
             "Estimated from a sampled capture: one allocated byte in {} ({} bytes) was recorded; \
-             sizes are estimates (the peak within ±{:.1}% at one standard deviation), and \
-             allocation counts are those of the sampled allocations.",
+             sizes and allocation counts are estimates (the peak within ±{:.1}% at one standard \
+             deviation).",
             size_fmt(self.sample_every),
             self.sample_every,
             self.expected_relative_error * 100.0
