@@ -226,16 +226,17 @@ impl Pass {
         self.gen = self.gen.wrapping_add(1).max(1);
     }
 
-    /// How many allocations a block of `size` recorded bytes stands for (1 unless sampled).
+    /// How many allocations the block of `size` recorded bytes at `address` stands for (1
+    /// unless sampled).
     #[inline(always)]
-    fn count_of(&self, size: u64) -> u64 {
-        memray_format::sampling::count_weight(size, self.sample_every)
+    fn count_of(&self, size: u64, address: u64) -> u64 {
+        memray_format::sampling::count_weight(size, self.sample_every, address)
     }
 
     #[inline(always)]
-    fn release(&mut self, size: u64, loc: u32, born: u32) {
+    fn release(&mut self, address: u64, size: u64, loc: u32, born: u32) {
         self.heap = self.heap.wrapping_sub(size);
-        let count = self.count_of(size);
+        let count = self.count_of(size, address);
         self.change(loc, size.wrapping_neg(), count.wrapping_neg());
         if !self.observers.is_empty() {
             let r = Release {
@@ -283,7 +284,7 @@ impl Pass {
                     Some(b) if b.1 != DEAD => {
                         let (size, loc, born) = *b;
                         b.1 = DEAD;
-                        self.release(size, loc, born);
+                        self.release(e.address, size, loc, born);
                     }
                     Some(_) => {}
                     None => {
@@ -302,7 +303,7 @@ impl Pass {
             }
             _ => {
                 let loc = loc.unwrap_or_default();
-                let count = self.count_of(e.size);
+                let count = self.count_of(e.size, e.address);
                 self.out.n_allocations = self.out.n_allocations.saturating_add(count);
                 self.out.bytes_allocated = self.out.bytes_allocated.saturating_add(e.size);
                 self.out.alloc_sum += u128::from(e.size);
@@ -320,7 +321,7 @@ impl Pass {
                         b.1 = block.1;
                         b.2 = block.2;
                         if old != DEAD {
-                            self.release(size, old, born);
+                            self.release(e.address, size, old, born);
                         }
                     }
                     None => {

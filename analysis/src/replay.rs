@@ -161,10 +161,11 @@ impl Replay {
         self.sample_every = rate;
     }
 
-    /// How many allocations a block of `size` recorded bytes stands for (1 unless sampled).
+    /// How many allocations the block of `size` recorded bytes at `address` stands for (1
+    /// unless sampled).
     #[inline(always)]
-    fn count_of(&self, size: u64) -> u64 {
-        memray_format::sampling::count_weight(size, self.sample_every)
+    fn count_of(&self, size: u64, address: u64) -> u64 {
+        memray_format::sampling::count_weight(size, self.sample_every, address)
     }
 
     pub fn new(opts: ReplayOptions) -> Self {
@@ -392,7 +393,7 @@ impl Replay {
                 }
             }
             _ => {
-                let count = self.count_of(e.size);
+                let count = self.count_of(e.size, e.address);
                 self.n_allocations = self.n_allocations.saturating_add(count);
                 self.bytes_allocated = self.bytes_allocated.saturating_add(e.size);
                 let idx = self.loc_index(e);
@@ -414,7 +415,7 @@ impl Replay {
                     self.blocks.insert(e.address, (e.size, idx, self.interval))
                 {
                     // A block reused without a free we saw: the old one is gone.
-                    let n = self.count_of(size);
+                    let n = self.count_of(size, e.address);
                     self.release(old, size, n, born);
                 }
                 let s = self.touch(idx);
@@ -432,7 +433,7 @@ impl Replay {
     #[inline]
     fn free_block(&mut self, address: u64) {
         if let Some((size, idx, born)) = self.blocks.remove(&address) {
-            let n = self.count_of(size);
+            let n = self.count_of(size, address);
             self.release(idx, size, n, born);
         }
     }

@@ -200,8 +200,8 @@ fn allocation_sizes(a: &Analysis) -> std::borrow::Cow<'_, FxHashMap<u64, u64>> {
         let c: &mut u64 = sizes
             .entry(memray_format::sampling::size_of(w, rate))
             .or_default();
-        let count = memray_format::sampling::count_weight(w, rate);
-        *c = c.saturating_add(n.saturating_mul(count));
+        let count = (n as f64 * memray_format::sampling::counts(w, rate)).round() as u64;
+        *c = c.saturating_add(count);
     }
     std::borrow::Cow::Owned(sizes)
 }

@@ -282,7 +282,7 @@ impl CaptureReader {
                         if e.allocator.is_deallocator() {
                             1
                         } else {
-                            memray_format::sampling::count_weight(e.size, rate)
+                            memray_format::sampling::count_weight(e.size, rate, e.address)
                         },
                         e.native_stack,
                         0,
