@@ -4,12 +4,15 @@ already running. ``memray-capture`` parses the command line and starts this modu
     python -m memray.commands.attach attach PID REQUEST_JSON
     python -m memray.commands.attach detach PID REQUEST_JSON
 
-How it gets in, with gdb, at a safe point only (the GIL held, not inside the allocator):
+How it gets in, with gdb, at a safe point only (the GIL held, not inside the allocator). gdb
+runs ``_gdb_inject.py`` (in gdb's own Python), which makes its calls into the target by hand
+(see there: gdb's ``call`` breaks targets on processors with AMX):
 
-1. gdb stops the target at the entry of ``malloc`` or of ``PyEval_SaveThread`` (whichever a
-   thread reaches first; at either entry the thread holds none of the allocator's locks), has
-   it schedule a pending call (``Py_AddPendingCall``), and leaves. The interpreter runs
-   pending calls on its main thread between two bytecodes, with the GIL held.
+1. gdb stops the target at the first instruction of ``malloc`` or of ``PyEval_SaveThread``
+   (whichever a thread reaches first; at either the thread holds none of the allocator's
+   locks), checks the target's ``Py_GetVersion()``, has it schedule a pending call
+   (``Py_AddPendingCall``), and leaves. The interpreter runs pending calls on its main thread
+   between two bytecodes, with the GIL held.
 2. When the main thread does not run it within a second or two (it is blocked outside the
    interpreter: ``thread.join()``, a long ``read``), gdb comes back and stops the first thread
    that is about to release the GIL (the entry of ``PyEval_SaveThread``: it still holds it, no
@@ -206,23 +209,25 @@ def _check_pid(pid: int) -> None:
 
 
 class _Gdb:
-    """gdb attached to the target, running a script. Its output goes to a file, not a pipe: in
-    the live view's case it may outlive this command (it is inside the bootstrap until the view
-    connects), and it runs in a session of its own, so a Ctrl-C at the terminal never reaches
-    it while the target is stopped."""
+    """gdb attached to the target, running ``_gdb_inject.py`` on `request`. Its output goes to
+    a file, not a pipe: in the live view's case it may outlive this command (it is inside the
+    bootstrap until the view connects), and it runs in a session of its own, so a Ctrl-C at
+    the terminal never reaches it while the target is stopped."""
 
-    def __init__(self, pid: int, commands: "list[str]") -> None:
+    def __init__(self, pid: int, request: "Dict[str, Any]") -> None:
         self.pid = pid
-        with tempfile.NamedTemporaryFile("w", suffix=".gdb", delete=False) as script:
-            script.write("\n".join(commands) + "\n")
-        self.script = script.name
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(request, f)
+        self.request = f.name
         self.log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_gdb_inject.py")
         self.proc = subprocess.Popen(
-            [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", self.script],
+            [_gdb(), "-q", "-batch", "-nx", "-p", str(pid), "-x", script],
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=dict(os.environ, MEMRAY_GDB_REQUEST=self.request),
         )
 
     def running(self) -> bool:
@@ -236,16 +241,17 @@ class _Gdb:
             return False
 
     def interrupt(self) -> None:
-        """Stops gdb's ``continue`` (never kill gdb while the process is stopped or has a
-        breakpoint in it: a breakpoint left in malloc would kill it): at the end of its script
-        gdb removes the breakpoints and detaches."""
+        """Stops gdb's wait for a safe point (never kill gdb while the process is stopped or
+        has a breakpoint in it: a breakpoint left in malloc would kill it): the script then
+        removes its breakpoints and detaches; a call under way is finished first."""
         self.proc.send_signal(signal.SIGINT)
         if not self.wait(30):
             self.proc.kill()
             self.proc.wait()
 
-    def output(self) -> str:
-        """gdb's output so far; raises the ptrace failures it reports."""
+    def output(self) -> "Dict[str, str]":
+        """What the script reported (``MEMRAY-KEY value`` lines); raises the ptrace failures
+        gdb reports."""
         self.log.seek(0)
         out = self.log.read()
         if _VERBOSE:
@@ -254,53 +260,35 @@ class _Gdb:
             raise AttachError(_PTRACE_HINT.format(pid=self.pid, scope=_ptrace_scope()))
         if "ptrace: No such process" in out:
             raise AttachError(f"no process with PID {self.pid}")
-        return out
+        said = {}
+        for line in out.splitlines():
+            if line.startswith("MEMRAY-"):
+                key, _, value = line[len("MEMRAY-"):].partition(" ")
+                said[key] = value
+        if "NOT-PYTHON" in said:
+            raise AttachError(
+                f"process {self.pid} is not a Python process (no Python interpreter in it)")
+        if "FAILED" in said:
+            raise AttachError(f"could not get into process {self.pid}: {said['FAILED']}")
+        if "EXITED" in said:
+            raise AttachError(f"process {self.pid} exited before memray could get in")
+        if not said and not self.running():
+            # gdb itself failed (no Python support, or it could not attach).
+            last = [l for l in out.splitlines() if l.strip()][-1:] or ["no output"]
+            raise AttachError(f"gdb could not get into process {self.pid}: {last[0]}")
+        return said
 
     def close(self) -> None:
-        os.unlink(self.script)
+        os.unlink(self.request)
         self.log.close()
 
 
-_GDB_PREAMBLE = ["set pagination off", "set confirm off", "set unwindonsignal on"]
-
-
-def _run_gdb(pid: int, commands: "list[str]", timeout: float) -> str:
-    """Runs a gdb script to its end; interrupted (see `_Gdb.interrupt`) after `timeout`."""
-    gdb = _Gdb(pid, _GDB_PREAMBLE + commands)
-    try:
-        if not gdb.wait(timeout):
-            gdb.interrupt()
-            gdb.output()
-            raise AttachError(
-                f"process {pid} reached no point where memray can get in within {timeout:.0f} s "
-                "(it made no allocation and released no GIL: is it blocked or idle?)"
-            )
-        return gdb.output()
-    finally:
-        gdb.close()
-
-
-def _probe(pid: int) -> None:
-    """Checks that the target is a CPython of the version this memray was built for, without
-    running anything in it but ``Py_GetVersion`` (which formats into a static buffer)."""
-    out = _run_gdb(
-        pid,
-        [
-            "printf \"MEMRAY-SYMBOL %p\\n\", (void*)&Py_AddPendingCall",
-            "printf \"MEMRAY-VERSION %s\\n\", (char*)Py_GetVersion()",
-            "detach",
-            "quit",
-        ],
-        timeout=60,
-    )
-    if "MEMRAY-SYMBOL" not in out:
-        raise AttachError(f"process {pid} is not a Python process (no Python interpreter in it)")
-    version = next(
-        (l.split(" ", 1)[1] for l in out.splitlines() if l.startswith("MEMRAY-VERSION ")), ""
-    )
+def _check_version(pid: int, said: "Dict[str, str]") -> None:
+    """Refuses a target of another Python version than the extension's."""
+    version = said.get("VERSION", "")
     target = ".".join(version.split(" ", 1)[0].split(".")[:2])
     ours = "{}.{}".format(*sys.version_info[:2])
-    if target != ours:
+    if "VERSION" in said and target != ours:
         raise AttachError(
             f"process {pid} runs Python {version.split(' ', 1)[0] or 'of an unknown version'}, "
             f"but this memray is built for Python {ours}: run the memray of a Python {target} "
@@ -313,24 +301,16 @@ def _probe(pid: int) -> None:
 _PENDING_GRACE = 2.0
 
 
-def _c_string(text: str) -> str:
-    return json.dumps(text)
-
-
-def _calls(params: "Dict[str, Any]") -> "tuple[str, str]":
-    """The two calls into the target: scheduling the pending call, and running it in place."""
-    if params["action"] == "detach":
-        arg = "(void*){}".format(_c_string(params["status"]))
-        return (f"(int)Py_AddPendingCall(memray_rs_detach, {arg})",
-                f"(int)memray_rs_detach({arg})")
-    line = "exec(compile({!r}, '<memray attach>', 'exec'), {{'__name__': '__memray_attach__'}})"
-
-    def run(via: str) -> str:
-        code = _BOOTSTRAP.replace("PARAMS", repr(dict(params, via=via)))
-        return _c_string(line.format(code))
-
-    return (f"(int)Py_AddPendingCall((int(*)(void*))PyRun_SimpleString, (void*){run('pending')})",
-            f"(int)PyRun_SimpleString({run('direct')})")
+def _request(params: "Dict[str, Any]", mode: str) -> "Dict[str, Any]":
+    """What ``_gdb_inject.py`` is told: the code to run (the bootstrap) or, for a detach, the
+    status path ``memray_rs_detach`` is given."""
+    request = {"action": params["action"], "mode": mode, "status": params["status"],
+               "version": "{}.{}".format(*sys.version_info[:2])}
+    if params["action"] == "attach":
+        code = _BOOTSTRAP.replace("PARAMS", repr(dict(params, via=mode)))
+        request["code"] = "exec(compile({!r}, '<memray attach>', 'exec'), {{'__name__': " \
+            "'__memray_attach__'}})".format(code)
+    return request
 
 
 def _read(path: str) -> str:
@@ -345,24 +325,24 @@ def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
     """Has the target run the bootstrap (or the detach) at a safe point; returns its status."""
     deadline = time.monotonic() + timeout
     status_path = params["status"]
-    pending, direct = _calls(params)
-    out = _run_gdb(
-        pid,
-        [
-            "break malloc",
-            "break PyEval_SaveThread",
-            "commands 1-2",
-            "  delete breakpoints",
-            "  call " + pending,
-            "  detach",
-            "  quit",
-            "end",
-            "continue",
-        ],
-        timeout=timeout,
-    )
-    if params["action"] == "detach" and 'No symbol "memray_rs_detach"' in out:
+    gdb = _Gdb(pid, _request(params, "pending"))
+    try:
+        if not gdb.wait(timeout):
+            gdb.interrupt()
+            said = gdb.output()
+            if "PENDING" not in said:
+                _check_version(pid, said)
+                raise AttachError(
+                    f"process {pid} reached no point where memray can get in within "
+                    f"{timeout:.0f} s (it made no allocation and released no GIL: is it "
+                    "blocked or idle?)"
+                )
+        said = gdb.output()
+    finally:
+        gdb.close()
+    if "NOT-TRACKED" in said:
         return f"error: process {pid} is not being tracked by memray"
+    _check_version(pid, said)
     status = _wait_for_status(status_path, min(deadline, time.monotonic() + _PENDING_GRACE))
     if status:
         return status
@@ -370,22 +350,7 @@ def _inject(pid: int, params: "Dict[str, Any]", timeout: float) -> str:
     # The main thread is blocked outside the interpreter: run it on a thread that is about to
     # release the GIL (unless the pending call got there first).
     claim = status_path + ".claim"
-    gdb = _Gdb(
-        pid,
-        _GDB_PREAMBLE
-        + [
-            "break PyEval_SaveThread if (long)PyErr_Occurred() == 0",
-            "commands 1",
-            "  delete breakpoints",
-            "  if (int)access({}, 0) != 0".format(_c_string(claim)),
-            "    call " + direct,
-            "  end",
-            "  detach",
-            "  quit",
-            "end",
-            "continue",
-        ],
-    )
+    gdb = _Gdb(pid, _request(params, "direct"))
     try:
         status = _wait_for_status(status_path, deadline, until_exit=gdb)
         if status and params.get("port") is not None and _read(claim) == "direct":
@@ -460,8 +425,6 @@ def main(argv: "list[str]") -> int:
     remote = hasattr(sys, "remote_exec") and spec.get("method", "auto") == "auto"
     try:
         _check_pid(pid)
-        if not remote:
-            _probe(pid)
         from memray import _memray
 
         with tempfile.TemporaryDirectory(prefix="memray-attach-") as tmp:
