@@ -12,12 +12,16 @@
 - Sampling (--sample-every 512K): overhead against bare and against the full capture, in the
   default and trace-python-allocators modes, capture sizes, and the accuracy of the estimates
   against full captures (bench/sampling_accuracy.py), at 512 KiB and 16 KiB.
+- Process trees (--follow-children): a multiprocessing Pool job (bench/pool_job.py) under each
+  start method, bare, with only the parent tracked, and with every process tracked, beside the
+  same tasks run in one process; Memray's --follow-fork (fork only) for reference.
 
 Writes a Markdown report to stdout and, when every section ran, to results/latest.md
 (--sections picks some: `make bench BENCH_ARGS="--sections reports"`); the overhead section
 alone goes to results/overhead-python<version>.md, for the interpreter the benchmark ran on
 (`make bench PYTHON=/path/to/python3.12 BENCH_ARGS="--sections overhead --modes default
-trace-python-allocators"`), the sampling section alone to results/sampling-python<version>.md.
+trace-python-allocators"`), the sampling section alone to results/sampling-python<version>.md,
+the children section alone to results/children-python<version>.md.
 """
 
 import argparse
@@ -48,7 +52,7 @@ WORKLOAD_ARGS = {"bigtrace.py": ["1m"]}
 # Report-speed captures: (label, bigtrace.py iterations), about 9.5 events per iteration under
 # --trace-python-allocators.
 REPORT_CAPTURES = [("10M", 1_053_000), ("100M", 10_530_000)]
-SECTIONS = ("overhead", "reports", "native", "sampling")
+SECTIONS = ("overhead", "reports", "native", "sampling", "children")
 # The sampling section: the rate its overhead and accuracy are measured at (the rate the README
 # recommends), and a finer one at which more workloads have a peak of 200 times the rate.
 SAMPLE_EVERY = 512 * 1024
@@ -307,6 +311,73 @@ class Bench:
             self.out(sampling_accuracy.markdown(rows))
             self.out()
 
+    def children(self):
+        """--follow-children on a Pool job: every start method, against the parent alone tracked
+        and against the same tasks in one process (what a single-process capture costs)."""
+        for mode in ("default", "trace-python-allocators"):
+            self.children_mode(mode)
+
+    def children_mode(self, mode):
+        script = str(HERE / "pool_job.py")
+        tasks = ["--tasks", "48"]
+        flags = MODES[mode]
+        self.out(f"### Process trees: --follow-children on a multiprocessing Pool (bench/pool_job.py), {mode} mode")
+        self.out()
+        self.out("48 tasks, each building and parsing JSON documents and filling buffers, over a Pool "
+                 "of 2 workers; *serial* runs the same tasks in one process. *parent only*: `memray "
+                 "run` without following (the workers untracked); *all*: `--follow-children` (the "
+                 "parent, the workers and, for forkserver, the server, each in its own capture). "
+                 "For *serial*, both are the one process tracked. Memray 1.20 can follow fork "
+                 "children only (`--follow-fork`). Ratios are medians of per-round ratios to the "
+                 "bare run of the same row. *captures*: the files of the set and their size; the "
+                 "Pool ends its workers with SIGTERM, so each worker leaves its journal (2 MiB of "
+                 "ring plus the compressed chunks, all its records: reports say it was cut short).")
+        self.out()
+        self.out("| job | bare (s) | parent only (s) | all (s) | parent-only ratio | all ratio "
+                 "| captures | Memray --follow-fork ratio |")
+        self.out("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for method in ("fork", "spawn", "forkserver", "serial"):
+            job = [script, "fork", "--serial"] if method == "serial" else [script, method]
+            out_p = self.workdir / f"children-{method}-parent.bin"
+            capset = self.workdir / f"children-{method}"
+            out_a = capset / "out.bin"
+            follow = [] if method == "serial" else ["--follow-children"]
+            cmds = {
+                "bare": [self.ours_py, *job, *tasks],
+                "parent": [self.ours_memray, "run", "-q", "-f", *flags, "-o", out_p, *job, *tasks],
+                "all": [self.ours_memray, "run", "-q", "-f", *flags, *follow, "-o", out_a, *job,
+                        *tasks],
+            }
+            if method == "fork":
+                out_m = self.workdir / "children-memray" / "out.bin"
+                cmds["memray"] = [self.memray_py, "-m", "memray", "run", "-q", "-f", *flags,
+                                  "--follow-fork", "-o", out_m, *job, *tasks]
+            times = {k: [] for k in cmds}
+            files, size = 0, 0
+            for rnd in range(self.rounds + 1):
+                for kind, cmd in cmds.items():
+                    if kind == "all":
+                        shutil.rmtree(capset, ignore_errors=True)
+                        capset.mkdir()
+                    if kind == "memray":
+                        shutil.rmtree(out_m.parent, ignore_errors=True)
+                        out_m.parent.mkdir()
+                    wall, _ = run_measured(cmd, cwd=self.workdir)
+                    if rnd > 0:
+                        times[kind].append(wall)
+                    if kind == "all":
+                        members = list(capset.iterdir())
+                        files, size = len(members), sum(m.stat().st_size for m in members)
+            t = {k: statistics.median(v) for k, v in times.items()}
+            ratio = {k: statistics.median(x / b for x, b in zip(v, times["bare"]))
+                     for k, v in times.items()}
+            memray = f"{ratio['memray']:.2f}" if "memray" in ratio else "—"
+            self.out(f"| {method} | {t['bare']:.3f} | {t['parent']:.3f} | {t['all']:.3f} "
+                     f"| {ratio['parent']:.2f} | {ratio['all']:.2f} | {files}, {fmt_bytes(size)} "
+                     f"| {memray} |")
+            print(f"  measured pool_job.py [{method}, {mode}]", file=sys.stderr, flush=True)
+        self.out()
+
     def report_speed(self):
         """Every report on captures of bigtrace.py with about 10 and 100 million events (allocation
         and deallocation records), ours vs Memray's on its own capture of the same run; then how
@@ -455,6 +526,8 @@ def main():
         b.report_native()
     if "sampling" in sections:
         b.sampling()
+    if "children" in sections:
+        b.children()
     shutil.rmtree(workdir, ignore_errors=True)
     (HERE / "results").mkdir(exist_ok=True)
     if sections == set(SECTIONS) and args.modes == list(MODES):
@@ -463,8 +536,8 @@ def main():
         # The overhead tables of one interpreter version (make bench PYTHON=... BENCH_ARGS=...).
         name = f"overhead-python{platform.python_version()}.md"
         (HERE / "results" / name).write_text("\n".join(b.lines) + "\n")
-    elif sections == {"sampling"}:
-        name = f"sampling-python{platform.python_version()}.md"
+    elif sections in ({"sampling"}, {"children"}):
+        name = f"{next(iter(sections))}-python{platform.python_version()}.md"
         (HERE / "results" / name).write_text("\n".join(b.lines) + "\n")
 
 
