@@ -1,16 +1,27 @@
-//! A mutex that survives `fork`: a plain pthread mutex that the fork handlers take before the
-//! fork, release in the parent, and re-create unlocked in the child (where no other thread,
-//! and so no waiter, exists any more). Taking it never allocates.
+//! A mutex that survives `fork`: a futex word that the fork handlers take before the fork,
+//! release in the parent, and set back to unlocked in the child (where no other thread, and so
+//! no waiter, exists any more). Taking and releasing an uncontended lock is one atomic
+//! instruction each, inlined into the hooks (no call into libc); a contended lock sleeps in
+//! the kernel. Taking it never allocates.
+//!
+//! The word is 0 (unlocked), 1 (locked, no waiter) or 2 (locked, maybe waiters), the classic
+//! three-state futex mutex: a releaser that finds 2 wakes one sleeper.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const CONTENDED: u32 = 2;
 
 pub struct ForkSafeMutex<T> {
-    raw: UnsafeCell<libc::pthread_mutex_t>,
+    word: AtomicU32,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: access to `value` is serialized by the pthread mutex.
+// SAFETY: access to `value` is serialized by the lock word.
 unsafe impl<T: Send> Sync for ForkSafeMutex<T> {}
 
 pub struct Guard<'a, T> {
@@ -20,22 +31,61 @@ pub struct Guard<'a, T> {
 impl<T> ForkSafeMutex<T> {
     pub const fn new(value: T) -> Self {
         ForkSafeMutex {
-            raw: UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
+            word: AtomicU32::new(UNLOCKED),
             value: UnsafeCell::new(value),
         }
     }
 
+    #[inline(always)]
     pub fn lock(&self) -> Guard<'_, T> {
-        // SAFETY: the mutex is initialized; a default mutex is not recursive, and no code path
-        // takes it twice on one thread (hooks run under the re-entrancy guard).
-        unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        self.acquire();
         Guard { lock: self }
+    }
+
+    #[inline(always)]
+    fn acquire(&self) {
+        // Not recursive: no code path takes it twice on one thread (hooks run under the
+        // re-entrancy guard).
+        if self
+            .word
+            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+            .is_err()
+        {
+            self.acquire_contended();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_contended(&self) {
+        // Spin a little first: the lock is held for the few hundred nanoseconds of one record.
+        for _ in 0..100 {
+            if self.word.load(Relaxed) == UNLOCKED
+                && self
+                    .word
+                    .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        // Mark it contended; whoever holds it wakes a sleeper when releasing.
+        while self.word.swap(CONTENDED, Acquire) != UNLOCKED {
+            futex_wait(&self.word, CONTENDED);
+        }
+    }
+
+    #[inline(always)]
+    fn release(&self) {
+        if self.word.swap(UNLOCKED, Release) == CONTENDED {
+            futex_wake_one(&self.word);
+        }
     }
 
     /// Before `fork`: takes the lock and keeps it, so the child never sees a half-written state.
     pub fn hold_for_fork(&self) {
-        // SAFETY: as in `lock`.
-        unsafe { libc::pthread_mutex_lock(self.raw.get()) };
+        self.acquire();
     }
 
     /// After `fork`, in the parent: releases what `hold_for_fork` took.
@@ -43,8 +93,7 @@ impl<T> ForkSafeMutex<T> {
     /// # Safety
     /// Only after `hold_for_fork` on this thread.
     pub unsafe fn release_after_fork(&self) {
-        // SAFETY: by the contract, this thread holds the mutex (taken by `hold_for_fork`).
-        unsafe { libc::pthread_mutex_unlock(self.raw.get()) };
+        self.release();
     }
 
     /// After `fork`, in the child: the lock starts over, unlocked.
@@ -52,9 +101,39 @@ impl<T> ForkSafeMutex<T> {
     /// # Safety
     /// Only in a freshly forked child, whose only thread is the one that forked.
     pub unsafe fn reset_in_child(&self) {
-        // SAFETY: by the contract, no other thread exists to use the mutex while it is
-        // overwritten.
-        unsafe { *self.raw.get() = libc::PTHREAD_MUTEX_INITIALIZER };
+        self.word.store(UNLOCKED, Relaxed);
+    }
+}
+
+/// Sleeps while `word` holds `expected` (or until woken; spurious wake-ups are fine). The
+/// program's errno is left as it was (an interrupted or raced wait sets it).
+#[cold]
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    let _errno = crate::tracker::KeepErrno::new();
+    // SAFETY: the futex word is a live, aligned u32; a null timeout waits without a limit.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// Wakes one thread sleeping on `word`.
+#[cold]
+fn futex_wake_one(word: &AtomicU32) {
+    let _errno = crate::tracker::KeepErrno::new();
+    // SAFETY: as in `futex_wait`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
     }
 }
 
@@ -74,8 +153,8 @@ impl<T> DerefMut for Guard<'_, T> {
 }
 
 impl<T> Drop for Guard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: this guard took the mutex.
-        unsafe { libc::pthread_mutex_unlock(self.lock.raw.get()) };
+        self.lock.release();
     }
 }
