@@ -136,15 +136,22 @@ def test_the_disk_fills_up_while_tracked(tmp_path, small_disk, aggregate):
             for r in records
             if any(frame[2] == m["before"] for frame in r.stack_trace())
         ]
-        # An aggregated record cannot be split by size: besides the 5000 buffers, the line
-        # holds the pymalloc arenas its bytearray objects needed (256 KiB or 1 MiB each,
-        # depending on the version).
-        buffers = 5000 * 4001
-        n = sum(r.n_allocations for r in at_before)
-        size = sum(r.size for r in at_before)
-        arenas, arena_bytes = n - 5000, size - buffers
-        assert arenas >= 0 and arena_bytes % (256 * 1024) == 0, (n, size)
-        assert (arenas == 0) == (arena_bytes == 0), (n, size)
+        by_allocator: dict = {}
+        for r in at_before:
+            n, size = by_allocator.get(r.allocator, (0, 0))
+            by_allocator[r.allocator] = (n + r.n_allocations, size + r.size)
+        # bytearray(4000) mallocs 4001 bytes (its trailing NUL): all 5000 are there. An
+        # aggregated record cannot be split by size: whatever else the line holds is the
+        # interpreter's own bookkeeping for the bytearray objects, a few blocks made as it
+        # needs them (on this run or not): pymalloc arenas of 256 KiB or 1 MiB (by version,
+        # malloc'ed or mapped by build), and from 3.10 a node of its arena map (2 KiB).
+        n, size = by_allocator.pop(memray.AllocatorType.MALLOC, (0, 0))
+        extra, extra_bytes = n - 5000, size - 5000 * 4001
+        assert 0 <= extra <= 8 and 0 <= extra_bytes <= extra * (1 << 20), (n, size)
+        assert (extra == 0) == (extra_bytes == 0), (n, size)
+        assert set(by_allocator) <= {memray.AllocatorType.MMAP, memray.AllocatorType.CALLOC}, (
+            by_allocator
+        )
         assert_reports_cut_short(capture, "memray-summary")
     else:
         # bytearray(4000) asks for 4001 bytes (its trailing NUL).
