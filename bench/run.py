@@ -57,6 +57,8 @@ SECTIONS = ("overhead", "reports", "native", "sampling", "children")
 # recommends), and a finer one at which more workloads have a peak of 200 times the rate.
 SAMPLE_EVERY = 512 * 1024
 FINE_SAMPLE_EVERY = 16 * 1024
+# The children section: the Pool job's size (bench/pool_job.py runs 2 workers by default).
+CHILDREN_TASKS = 48
 
 
 def report_commands(mm, o, cm, co, w, co2=None):
@@ -319,11 +321,11 @@ class Bench:
 
     def children_mode(self, mode):
         script = str(HERE / "pool_job.py")
-        tasks = ["--tasks", "48"]
+        tasks = ["--tasks", str(CHILDREN_TASKS)]
         flags = MODES[mode]
         self.out(f"### Process trees: --follow-children on a multiprocessing Pool (bench/pool_job.py), {mode} mode")
         self.out()
-        self.out("48 tasks, each building and parsing JSON documents and filling buffers, over a Pool "
+        self.out(f"{CHILDREN_TASKS} tasks, each building and parsing JSON documents and filling buffers, over a Pool "
                  "of 2 workers; *serial* runs the same tasks in one process. *parent only*: `memray "
                  "run` without following (the workers untracked); *all*: `--follow-children` (the "
                  "parent, the workers and, for forkserver, the server, each in its own capture). "

@@ -105,34 +105,30 @@ impl<T> ForkSafeMutex<T> {
     }
 }
 
-/// Sleeps while `word` holds `expected` (or until woken; spurious wake-ups are fine). The
-/// program's errno is left as it was (an interrupted or raced wait sets it).
-#[cold]
+/// Sleeps while `word` holds `expected` (or until woken; spurious wake-ups are fine).
 fn futex_wait(word: &AtomicU32, expected: u32) {
-    let _errno = crate::tracker::KeepErrno::new();
-    // SAFETY: the futex word is a live, aligned u32; a null timeout waits without a limit.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        );
-    }
+    futex(word, libc::FUTEX_WAIT, expected);
 }
 
 /// Wakes one thread sleeping on `word`.
-#[cold]
 fn futex_wake_one(word: &AtomicU32) {
+    futex(word, libc::FUTEX_WAKE, 1);
+}
+
+/// One private futex operation on `word` without a timeout. The program's errno is left as
+/// it was (an interrupted or raced wait sets it).
+#[cold]
+fn futex(word: &AtomicU32, op: libc::c_int, value: u32) {
     let _errno = crate::tracker::KeepErrno::new();
-    // SAFETY: as in `futex_wait`.
+    // SAFETY: the futex word is a live, aligned u32; a null timeout waits without a limit
+    // (FUTEX_WAKE ignores it).
     unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
+            op | libc::FUTEX_PRIVATE_FLAG,
+            value,
+            std::ptr::null::<libc::timespec>(),
         );
     }
 }
